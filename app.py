@@ -1,0 +1,89 @@
+"""Hinglish phone support agent: Twilio Media Streams ⇄ OpenAI Realtime, tools on MongoDB.
+
+python app.py          run the service (HOST/PORT from settings)
+python app.py seed     load the sample data set into MONGODB_URI (idempotent)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from api import admin, health, twilio_webhooks
+from config.settings import Settings, get_settings
+from services.runtime import build_services
+from utils.logger import configure_logging, get_logger
+
+log = get_logger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = build_services(settings)
+        app.state.services = services
+        try:
+            await services.ensure_indexes()
+        except Exception as error:
+            # Start anyway: calls still work without the database (tools answer with an error) and
+            # /health reports not ready until it is back.
+            log.error("database_unavailable_at_startup", error=repr(error))
+        log.info("service_started", model=settings.openai_realtime_model, public_url=settings.public_base_url)
+        try:
+            yield
+        finally:
+            await services.drain()
+            await services.aclose()
+            log.info("service_stopped")
+
+    app = FastAPI(
+        title="Hinglish Voice Support Agent",
+        version="1.0.0",
+        description="Twilio ⇄ OpenAI Realtime phone agent for Indian customer support.",
+        lifespan=lifespan,
+    )
+    app.include_router(twilio_webhooks.router)
+    app.include_router(admin.router)
+    app.include_router(health.router)
+    return app
+
+
+async def _seed(settings: Settings) -> None:
+    from services.database_service import Database, create_mongo_client
+    from services.seed import seed_database
+
+    client = create_mongo_client(settings.mongodb_uri)
+    try:
+        db = Database(client, settings.mongodb_database)
+        await db.ensure_indexes()
+        counts = await seed_database(db)
+        log.info("seeded", **counts)
+    finally:
+        await client.close()
+
+
+def main(argv: list[str]) -> None:
+    settings = get_settings()
+    configure_logging(json_output=settings.environment == "production", level=settings.log_level)
+    if argv[:1] == ["seed"]:
+        asyncio.run(_seed(settings))
+        return
+    if argv:
+        sys.exit(f"unknown command {argv[0]!r}; usage: python app.py [seed]")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        ws_max_size=settings.max_stream_message_bytes,
+        proxy_headers=True,
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,115 @@
+"""Every setting of the service, read once from the environment / `.env` and validated.
+
+A missing or malformed required setting stops start-up with one line naming it
+(see `load_settings`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+E164_PATTERN = r"^\+[1-9]\d{6,14}$"
+
+
+class Settings(BaseSettings):
+    """Environment names are the field names upper-cased (e.g. `OPENAI_API_KEY`)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # OpenAI Realtime
+    openai_api_key: SecretStr
+    # gpt-realtime (plain) has an announced shutdown on 2027-01-20; 2.1-mini does not and reads digits better.
+    openai_realtime_model: str = "gpt-realtime-2.1-mini"
+    openai_websocket_base_url: str | None = None
+    openai_realtime_voice: str = "marin"
+    openai_connect_timeout_s: float = Field(default=5.0, gt=0)
+
+    # Twilio
+    twilio_account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
+    twilio_auth_token: SecretStr
+    twilio_phone_number: str = Field(pattern=E164_PATTERN)
+    twilio_api_base_url: str = "https://api.twilio.com"
+    public_base_url: str
+
+    # MongoDB (any MongoDB-wire server: MongoDB, Atlas, FerretDB locally)
+    mongodb_uri: str = "mongodb://127.0.0.1:27017/"
+    mongodb_database: str = "voice_agent"
+
+    # Handoff and admin
+    human_agent_number: str | None = Field(default=None, pattern=E164_PATTERN)
+    admin_api_token: SecretStr = Field(min_length=16)
+
+    # Server
+    host: str = "0.0.0.0"
+    port: int = Field(default=8000, ge=1, le=65535)
+    environment: Literal["development", "production"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Call handling
+    stream_token_ttl_s: int = Field(default=60, ge=5, le=600)
+    max_stream_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    tool_timeout_s: float = Field(default=4.0, gt=0)
+    max_call_duration_s: int = Field(default=1800, ge=60)
+
+    # Human handoff: agents take calls only inside these hours (India time); outside, a callback ticket.
+    support_hours_start: str = Field(default="09:00", pattern=r"^\d{2}:\d{2}$")
+    support_hours_end: str = Field(default="21:00", pattern=r"^\d{2}:\d{2}$")
+    support_timezone: str = "Asia/Kolkata"
+    sms_on_ticket: bool = True
+    # Failed identity checks a caller gets before order lookups for other numbers are locked for the call.
+    max_verification_attempts: int = Field(default=3, ge=1, le=10)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url_is_https_origin(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("https", "http") or not parsed.netloc:
+            raise ValueError("must be an absolute URL such as https://voice.example.com")
+        return value.rstrip("/")
+
+    @field_validator("twilio_api_base_url", "openai_websocket_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def public_host(self) -> str:
+        return urlparse(self.public_base_url).netloc
+
+    @property
+    def media_stream_url(self) -> str:
+        """The wss:// URL written into TwiML; Twilio signs the stream handshake over exactly this."""
+        return f"wss://{self.public_host}/media-stream"
+
+    def public_url(self, path: str) -> str:
+        return f"{self.public_base_url}{path}"
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad setting, named by its environment variable."""
+    parts = []
+    for item in error.errors():
+        name = str(item["loc"][0]).upper() if item["loc"] else "SETTINGS"
+        problem = "is required but not set" if item["type"] == "missing" else f"is invalid: {item['msg']}"
+        parts.append(f"{name} {problem}")
+    return "; ".join(parts)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings or exit with a single readable line (no traceback)."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        sys.stderr.write(f"Configuration error: {describe_validation_error(error)}\n")
+        raise SystemExit(2) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,92 @@
+"""The record of one call, as stored in the `calls` collection and served at `/call/<call_sid>`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TranscriptLine(BaseModel):
+    role: Literal["caller", "assistant", "system"]
+    text: str
+    at: datetime = Field(default_factory=utc_now)
+    item_id: str | None = None
+    interrupted: bool = False  # assistant line cut by the caller: `text` keeps only what was heard
+
+
+class ToolCallRecord(BaseModel):
+    call_id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    ok: bool
+    error: str | None = None
+    output: dict[str, Any] = Field(default_factory=dict)
+    duration_ms: float
+    at: datetime = Field(default_factory=utc_now)
+
+
+class TransferInfo(BaseModel):
+    status: Literal["requested", "dialing", "connected", "failed", "unavailable"] = "requested"
+    reason: str | None = None
+    department: str | None = None
+    summary: str | None = None
+    agent_number_masked: str | None = None
+    dial_call_status: str | None = None
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+class TurnLatency(BaseModel):
+    response_id: str
+    speech_end_to_audio_ms: float
+    model_ms: float | None = None  # speech stopped → first audio delta from OpenAI
+    at: datetime = Field(default_factory=utc_now)
+
+
+class Latencies(BaseModel):
+    greeting_ms: float | None = None  # stream start → first greeting audio sent to Twilio
+    turns: list[TurnLatency] = Field(default_factory=list)
+    barge_ins: int = 0
+
+
+class Usage(BaseModel):
+    input_text_tokens: int = 0
+    input_audio_tokens: int = 0
+    input_cached_tokens: int = 0
+    output_text_tokens: int = 0
+    output_audio_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_inr: float = 0.0
+
+
+CallStatus = Literal["in_progress", "completed", "transferred", "failed"]
+
+
+class CallRecord(BaseModel):
+    call_sid: str
+    stream_sid: str | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    direction: Literal["inbound", "outbound"] = "inbound"
+    purpose: str | None = None
+    status: CallStatus = "in_progress"
+    twilio_status: str | None = None
+    started_at: datetime = Field(default_factory=utc_now)
+    ended_at: datetime | None = None
+    duration_s: float | None = None
+    twilio_duration_s: int | None = None
+    end_reason: str | None = None
+    transcript: list[TranscriptLine] = Field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+    tickets: list[str] = Field(default_factory=list)
+    transfer: TransferInfo | None = None
+    latencies: Latencies = Field(default_factory=Latencies)
+    usage: Usage = Field(default_factory=Usage)
+    realtime_errors: list[str] = Field(default_factory=list)
+    updated_at: datetime = Field(default_factory=utc_now)

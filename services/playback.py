@@ -1,0 +1,116 @@
+"""The playback ledger: which assistant audio was sent to Twilio, and which the caller has heard.
+
+After every outbound media chunk we send a Twilio `mark`; Twilio echoes it once the audio before it
+has played. So echoed marks are ground truth for "heard", at chunk granularity, and the time since
+the last echo interpolates inside the chunk now playing (PROTOCOLS.md §3.3).
+
+Two traps this class exists to avoid:
+- Twilio echoes every pending mark when it receives `clear`. Those echoes are not playback, so the
+  marks pending at barge-in move to a `flushed` set and are discarded when they come back.
+- `conversation.item.truncate` with `audio_end_ms` beyond the audio sent for that item is rejected
+  by the API, so the estimate is capped at what was sent (and at the end of the chunk playing).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+
+def mulaw_b64_duration_ms(payload: str) -> float:
+    """μ-law 8 kHz: one byte per sample, 8 bytes per ms. Counted from the base64 text, never decoded."""
+    size = len(payload) * 3 // 4 - payload.count("=", max(len(payload) - 2, 0))
+    return size / 8.0
+
+
+@dataclass(slots=True)
+class ItemPlayback:
+    item_id: str
+    sent_ms: float = 0.0
+    played_ms: float = 0.0
+    first_sent_at: float | None = None
+
+
+@dataclass(slots=True)
+class PendingMark:
+    name: str
+    item_id: str
+    cum_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Interruption:
+    """What to truncate: the item the caller was hearing and how much of it they heard."""
+
+    item_id: str
+    audio_end_ms: int
+    sent_ms: float
+
+
+@dataclass
+class PlaybackLedger:
+    items: dict[str, ItemPlayback] = field(default_factory=dict)
+    pending: deque[PendingMark] = field(default_factory=deque)
+    flushed: set[str] = field(default_factory=set)
+    last_echo_at: float = 0.0
+    _mark_counter: int = 0
+
+    def on_audio_sent(self, item_id: str, duration_ms: float, now: float) -> str:
+        """Account a chunk just written to Twilio; returns the name of the mark to send after it."""
+        item = self.items.get(item_id)
+        if item is None:
+            item = self.items[item_id] = ItemPlayback(item_id)
+        if item.first_sent_at is None:
+            item.first_sent_at = now
+        item.sent_ms += duration_ms
+        self._mark_counter += 1
+        name = f"m{self._mark_counter}"
+        self.pending.append(PendingMark(name, item_id, item.sent_ms))
+        return name
+
+    def on_mark_echo(self, name: str, now: float) -> PendingMark | None:
+        """A mark came back. Returns it when it proves playback, None for a flushed or unknown one."""
+        if name in self.flushed:
+            self.flushed.discard(name)
+            return None
+        # Echoes arrive in the order marks were sent; skip forward defensively if one was lost.
+        while self.pending:
+            mark = self.pending.popleft()
+            item = self.items.get(mark.item_id)
+            if item is not None:
+                item.played_ms = mark.cum_ms
+            if mark.name == name:
+                self.last_echo_at = now
+                return mark
+        return None
+
+    @property
+    def has_unplayed_audio(self) -> bool:
+        return bool(self.pending)
+
+    def is_fully_played(self, item_id: str) -> bool:
+        return all(mark.item_id != item_id for mark in self.pending)
+
+    def heard_ms(self, item_id: str, now: float) -> float:
+        """Best estimate of how much of this item the caller has heard by `now`."""
+        item = self.items[item_id]
+        next_pending = next((m for m in self.pending if m.item_id == item_id), None)
+        if next_pending is None:
+            return item.sent_ms
+        started = max(self.last_echo_at, item.first_sent_at or now)
+        estimate = item.played_ms + max(now - started, 0.0) * 1000.0
+        return min(estimate, next_pending.cum_ms, item.sent_ms)
+
+    def interrupt(self, now: float) -> Interruption | None:
+        """Barge-in: compute what was heard, then forget every pending mark (Twilio is told to clear).
+
+        Returns None when nothing was unplayed, i.e. there is nothing to truncate.
+        """
+        if not self.pending:
+            return None
+        item_id = self.pending[0].item_id
+        heard = self.heard_ms(item_id, now)
+        item = self.items[item_id]
+        self.flushed.update(mark.name for mark in self.pending)
+        self.pending.clear()
+        return Interruption(item_id=item_id, audio_end_ms=int(heard), sent_ms=item.sent_ms)

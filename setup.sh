@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine.
+#   ./setup.sh serve   install everything, start the local database (unless MONGODB_URI is set), seed it, run the service
+#   ./setup.sh test    install everything and run the whole test suite (what CI runs)
+#   ./setup.sh install install only (venv + requirements + FerretDB)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+FERRETDB_VERSION=v1.24.2
+FERRETDB_BIN=.tools/bin/ferretdb
+
+install_python() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+  fi
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet -r requirements-dev.txt
+}
+
+install_database() {
+  if command -v mongod >/dev/null 2>&1 || [ -x "$FERRETDB_BIN" ]; then
+    return
+  fi
+  command -v go >/dev/null 2>&1 || { echo "Go is needed to build FerretDB (or install mongod)" >&2; exit 1; }
+  echo "Building FerretDB $FERRETDB_VERSION (one time, about a minute)..."
+  # `go install` trips on the module proxy's deprecation lookup here, and the module zip lacks the
+  # version file FerretDB embeds, so build from a writable copy of the downloaded module.
+  local module_dir build_dir
+  module_dir=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  build_dir=$(mktemp -d)
+  cp -r "$module_dir/." "$build_dir/"
+  chmod -R u+w "$build_dir"
+  echo "$FERRETDB_VERSION" > "$build_dir/build/version/version.txt"
+  mkdir -p "$(dirname "$FERRETDB_BIN")"
+  (cd "$build_dir" && go build -o "$OLDPWD/$FERRETDB_BIN" ./cmd/ferretdb)
+  rm -rf "$build_dir"
+}
+
+serve() {
+  [ -f .env ] || { cp .env.example .env; echo "Created .env from .env.example: fill in your keys."; }
+  if [ -z "${MONGODB_URI:-}" ] && ! grep -qE '^MONGODB_URI=.+' .env; then
+    "$VENV/bin/python" -m devtools.ferretdb --port 27017 --data .data/db &
+    db_pid=$!
+    trap 'kill $db_pid 2>/dev/null || true' EXIT
+    sleep 1
+  fi
+  "$VENV/bin/python" app.py seed
+  "$VENV/bin/python" app.py
+}
+
+case "${1:-install}" in
+  install) install_python; install_database ;;
+  test) install_python; install_database; exec "$VENV/bin/python" -m pytest -q "${@:2}" ;;
+  serve) install_python; install_database; serve ;;
+  *) echo "usage: ./setup.sh [install|test|serve]" >&2; exit 2 ;;
+esac
