@@ -97,7 +97,8 @@ class PlaybackLedger:
         next_pending = next((m for m in self.pending if m.item_id == item_id), None)
         if next_pending is None:
             return item.sent_ms
-        started = max(self.last_echo_at, item.first_sent_at or now)
+        first_sent = item.first_sent_at if item.first_sent_at is not None else now
+        started = max(self.last_echo_at, first_sent)
         estimate = item.played_ms + max(now - started, 0.0) * 1000.0
         return min(estimate, next_pending.cum_ms, item.sent_ms)
 
@@ -113,4 +114,5 @@ class PlaybackLedger:
         item = self.items[item_id]
         self.flushed.update(mark.name for mark in self.pending)
         self.pending.clear()
-        return Interruption(item_id=item_id, audio_end_ms=int(heard), sent_ms=item.sent_ms)
+        # Floor (with float noise absorbed): rounding up could pass the audio sent, which the API rejects.
+        return Interruption(item_id=item_id, audio_end_ms=int(heard + 1e-6), sent_ms=item.sent_ms)
