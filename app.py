@@ -21,6 +21,10 @@ from utils.logger import configure_logging, get_logger
 
 log = get_logger(__name__)
 
+# The transport limit is looser than MAX_STREAM_MESSAGE_BYTES on purpose: an oversized stream message
+# is dropped by the session (logged, call continues) instead of the server closing the whole call.
+WS_TRANSPORT_MAX_BYTES = 1024 * 1024
+
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
@@ -80,7 +84,7 @@ def main(argv: list[str]) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
-        ws_max_size=settings.max_stream_message_bytes,
+        ws_max_size=WS_TRANSPORT_MAX_BYTES,
         proxy_headers=True,
     )
 

@@ -40,11 +40,15 @@ install_database() {
 
 serve() {
   [ -f .env ] || { cp .env.example .env; echo "Created .env from .env.example: fill in your keys."; }
-  if [ -z "${MONGODB_URI:-}" ] && ! grep -qE '^MONGODB_URI=.+' .env; then
+  local uri
+  uri=${MONGODB_URI:-$(sed -n 's/^MONGODB_URI=//p' .env | tail -n 1)}
+  uri=${uri:-mongodb://127.0.0.1:27017/}
+  # The local default: start FerretDB on 27017 (data kept in .data/db) unless something already listens.
+  if [[ "$uri" =~ ^mongodb://(127\.0\.0\.1|localhost):27017/?$ ]] && ! (exec 3<>/dev/tcp/127.0.0.1/27017) 2>/dev/null; then
     "$VENV/bin/python" -m devtools.ferretdb --port 27017 --data .data/db &
-    db_pid=$!
+    local db_pid=$!
     trap 'kill $db_pid 2>/dev/null || true' EXIT
-    sleep 1
+    for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/27017) 2>/dev/null && break; sleep 0.2; done
   fi
   "$VENV/bin/python" app.py seed
   "$VENV/bin/python" app.py

@@ -1,0 +1,114 @@
+"""A live stack for end-to-end tests: the real app under uvicorn on loopback, a fake OpenAI Realtime
+server, a fake Twilio REST API and a Twilio call simulator, all on real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from app import WS_TRANSPORT_MAX_BYTES, create_app
+from config.settings import Settings
+from devtools.ferretdb import free_port
+from tests.fakes.realtime_server import FakeRealtimeServer
+from tests.fakes.twilio_rest import FakeTwilioRest
+from tests.fakes.twilio_sim import TwilioSimulator
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "twilio-test-auth-token-0123456789"
+ADMIN_TOKEN = "admin-test-token-0123456789"
+PUBLIC_BASE_URL = "https://voice.example.com"
+AGENT_NUMBER = "+918000012345"
+DEMO_CALLER = "+919876543210"
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "openai_api_key": "sk-test-key",
+        "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_phone_number": "+918000000000",
+        "public_base_url": PUBLIC_BASE_URL,
+        "admin_api_token": ADMIN_TOKEN,
+        "human_agent_number": AGENT_NUMBER,
+        "support_hours_start": "00:00",
+        "support_hours_end": "23:59",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@dataclass
+class LiveStack:
+    settings: Settings
+    app_url: str
+    realtime: FakeRealtimeServer
+    rest: FakeTwilioRest
+    sim: TwilioSimulator
+    server: uvicorn.Server
+
+    @property
+    def services(self) -> Any:
+        return self.server.config.app.state.services  # type: ignore[union-attr]
+
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def _serve(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=settings.port,
+        log_level="warning",
+        ws_max_size=WS_TRANSPORT_MAX_BYTES,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    server.config.load()
+    server.config.app = config.loaded_app
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    else:
+        raise RuntimeError("app did not start")
+    return server, task
+
+
+@contextlib.asynccontextmanager
+async def live_stack(mongo_uri: str, database_name: str, **settings_overrides: Any) -> AsyncIterator[LiveStack]:
+    realtime = FakeRealtimeServer()
+    await realtime.start()
+    rest = FakeTwilioRest(ACCOUNT_SID, AUTH_TOKEN)
+    await rest.start()
+    port = free_port()
+    settings = make_settings(
+        port=port,
+        mongodb_uri=mongo_uri,
+        mongodb_database=database_name,
+        openai_websocket_base_url=realtime.url,
+        twilio_api_base_url=rest.base_url,
+        **settings_overrides,
+    )
+    server, task = await _serve(settings)
+    app_url = f"http://127.0.0.1:{port}"
+    sim = TwilioSimulator(
+        app_base_url=app_url, public_base_url=PUBLIC_BASE_URL, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
+    )
+    rest.attach(sim)
+    try:
+        yield LiveStack(settings, app_url, realtime, rest, sim, server)
+    finally:
+        await sim.aclose()
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=15)
+        await rest.stop()
+        await realtime.stop()

@@ -1,0 +1,205 @@
+"""End-to-end: signed Twilio calls into the real app (uvicorn, loopback) bridged to the fake Realtime API.
+
+Every client event the app sends is validated by the fake against the openai SDK's own event types
+(strictly: unknown keys fail), and every frame the app sends Twilio is checked by the simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from tests.fakes.mulaw import tone
+from tests.fakes.realtime_server import Script, Turn
+from tests.stack import DEMO_CALLER, LiveStack, live_stack
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+BYTES_PER_MS = 8
+
+
+@pytest.fixture
+async def stack(mongo_uri: str, database_name: str):
+    async with live_stack(mongo_uri, database_name) as running:
+        yield running
+
+
+async def start_call(stack: LiveStack, caller: str = DEMO_CALLER):
+    call = await stack.sim.place_call(from_=caller)
+    await call.connect_stream()
+    return call
+
+
+async def test_full_call_greeting_answer_barge_in_hangup(stack: LiveStack) -> None:
+    stack.realtime.script = Script(
+        greeting_ms=1200,
+        reply_ms=6000,
+        turns=[
+            Turn(transcript="Mera order kahan hai?", reply_transcript=" ".join(f"word{i}" for i in range(60))),
+            Turn(transcript="Ruko ruko", reply_transcript="Ji, boliye.", reply_ms=800),
+        ],
+    )
+    call = await start_call(stack)
+    (session,) = await stack.realtime.wait_for_sessions(1)
+
+    # The session is configured for a phone bridge before the greeting.
+    config = session.state
+    assert config["audio"]["input"]["format"]["type"] == "audio/pcmu"
+    assert config["audio"]["output"]["format"]["type"] == "audio/pcmu"
+    assert config["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+    assert config["audio"]["input"]["transcription"]["model"]
+    assert config["instructions"].startswith("You are Priya")
+
+    # The assistant speaks first: the whole greeting plays at the phone.
+    await call.wait_for(lambda: call.played_ms >= 1200, timeout=10)
+    await call.wait_playback_idle(timeout=10)
+    greeting_played_bytes = len(call.played_audio)
+    assert greeting_played_bytes == 1200 * BYTES_PER_MS
+
+    # The caller speaks; the assistant answers (a long reply, generated faster than real time).
+    await call.say_and_wait(tone(700, 440))
+    await call.wait_for(lambda: call.played_ms >= 1200 + 1500, timeout=10)
+    assert call.received_media_bytes > len(call.played_audio), "audio should arrive faster than it plays"
+
+    # Barge-in: the caller talks over the reply.
+    await call.say(tone(600, 520))
+    await session.wait_for(lambda: len(session.truncations) == 1, timeout=5, what="truncate")
+    await call.wait_for(lambda: len(call.clears) == 1, timeout=5)
+    clear = call.clears[0]
+    heard_ms = (clear.played_bytes_total - greeting_played_bytes) / BYTES_PER_MS
+    truncation = session.truncations[0]
+    reply = next(r for r in session.responses if r["kind"] == "reply")
+    assert truncation["item_id"] == reply["item_id"]
+    assert abs(truncation["audio_end_ms"] - heard_ms) <= 60, (truncation, heard_ms)
+    assert truncation["audio_end_ms"] < 6000
+    assert clear.dropped_bytes > 0
+    # Marks echoed because of the clear were not counted as heard: played audio stops at the clear.
+    assert any(echo.by_clear for echo in call.marks_echoed)
+
+    # The second answer plays in full, then the caller hangs up.
+    await call.wait_for(lambda: len(session.responses) >= 3, timeout=10)
+    await call.wait_playback_idle(timeout=10)
+    await call.hangup()
+    await session.closed.wait()
+    await stack.sim.aclose()
+
+    stack.realtime.assert_clean()
+    assert call.violations == []
+    for event in session.received:
+        assert not event["type"].startswith("response.audio"), "beta event names are not allowed"
+
+    # The call record is written off the audio path and finalised at the end.
+    record = await _wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
+    assert record["end_reason"] == "caller_hung_up"
+    assert record["latencies"]["greeting_ms"] > 0
+    assert record["latencies"]["barge_ins"] == 1
+    caller_lines = [line["text"] for line in record["transcript"] if line["role"] == "caller"]
+    assert "Mera order kahan hai?" in caller_lines
+    interrupted = [line for line in record["transcript"] if line.get("interrupted")]
+    assert len(interrupted) == 1 and 0 < len(interrupted[0]["text"].split()) < 60
+
+
+async def _wait_for_record(stack: LiveStack, call_sid: str, ready, timeout: float = 5.0) -> dict:
+    calls = stack.services.calls
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        record = await calls.find_one({"_id": call_sid})
+        if record is not None and ready(record):
+            return record
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"call record not ready: {record}")
+        await asyncio.sleep(0.05)
+
+
+async def test_unsigned_or_wrongly_signed_requests_are_refused(stack: LiveStack) -> None:
+    params = stack.sim.voice_webhook_params(from_=DEMO_CALLER, to="+918000000000", call_sid="CA" + "f" * 32)
+    for signature in (None, "", "bm90LWEtc2lnbmF0dXJl"):
+        response = await stack.sim.post_webhook("/incoming-call", params, signature=signature)
+        assert response.status_code == 403
+    # Signed for another host (the Host header must not be trusted).
+    forged = stack.sim.sign("https://attacker.example.com/incoming-call", params)
+    assert (await stack.sim.post_webhook("/incoming-call", params, signature=forged)).status_code == 403
+
+    call = await stack.sim.place_call(from_=DEMO_CALLER)
+    with pytest.raises(InvalidStatus) as refused:
+        await call.connect_stream(signature="bm90LWEtc2lnbmF0dXJl")
+    assert refused.value.response.status_code == 403
+
+    # A correctly signed handshake with a token for another call is closed before any OpenAI session.
+    other = await stack.sim.place_call(from_=DEMO_CALLER)
+    await call.connect_stream(tamper_params={"token": other.custom_parameters["token"]})
+    assert await call.wait_closed(timeout=5) == 1008
+    await other.connect_stream(tamper_params={"token": None})
+    assert await other.wait_closed(timeout=5) == 1008
+    await asyncio.sleep(0.2)
+    assert stack.realtime.sessions == []
+
+
+async def test_twenty_simultaneous_calls_each_hear_only_their_own_audio(stack: LiveStack) -> None:
+    stack.realtime.script = Script(greeting_ms=400, reply_ms=800)
+    calls = await asyncio.gather(*(start_call(stack, caller=f"+9198765{i:05d}") for i in range(20)))
+    await stack.realtime.wait_for_sessions(20, timeout=15)
+    await asyncio.gather(*(c.wait_playback_idle(timeout=15) for c in calls))
+    # Each caller speaks a different tone; the fake model's reply echoes what it heard.
+    spoken = [tone(500, 250 + 37 * i) for i in range(20)]
+    await asyncio.gather(*(c.say_and_wait(audio) for c, audio in zip(calls, spoken, strict=True)))
+    await asyncio.gather(
+        *(c.wait_for(lambda c=c: c.received_media_bytes >= (400 + 800) * BYTES_PER_MS, timeout=15) for c in calls)
+    )
+    for index, call in enumerate(calls):
+        received = bytes(call.received_audio)
+        own_frame = spoken[index][1600:1760]
+        assert own_frame in received, f"call {index} did not get its own reply"
+        for other in range(20):
+            if other != index:
+                assert spoken[other][1600:1760] not in received, f"call {index} heard call {other}"
+        assert call.violations == []
+    await asyncio.gather(*(c.hangup() for c in calls))
+    stack.realtime.assert_clean()
+
+
+async def test_realtime_unreachable_caller_hears_apology_and_call_ends(stack: LiveStack) -> None:
+    stack.realtime.fail_connect = True
+    call = await start_call(stack)
+    update = await stack.rest.wait_for_call_update(call.call_sid, timeout=10)
+    assert "<Say" in update.form["Twiml"] and "<Hangup" in update.form["Twiml"]
+    await call.wait_closed(timeout=5)
+    record = await _wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
+    assert record["status"] == "failed"
+
+
+async def test_realtime_drop_mid_call_apologises_instead_of_dead_air(stack: LiveStack) -> None:
+    call = await start_call(stack)
+    (session,) = await stack.realtime.wait_for_sessions(1)
+    await call.wait_playback_idle(timeout=10)
+    await session.disconnect(code=1011)
+    update = await stack.rest.wait_for_call_update(call.call_sid, timeout=10)
+    assert "<Say" in update.form["Twiml"]
+    await call.wait_closed(timeout=5)
+
+
+async def test_garbage_on_the_stream_is_dropped_and_the_call_continues(stack: LiveStack) -> None:
+    call = await start_call(stack)
+    (session,) = await stack.realtime.wait_for_sessions(1)
+    await call.wait_playback_idle(timeout=10)
+    ws = call.ws  # the simulator's raw socket: send what real Twilio never would
+    await ws.send("not json at all")
+    await ws.send('{"event": "media", "media": {"payload": 42}}')
+    await ws.send('{"event": "mystery"}')
+    await ws.send('{"event": "media", "media": {"payload": "' + "A" * 70_000 + '"}}')
+    before = len(session.responses)
+    await call.say_and_wait(tone(600, 440))
+    await session.wait_for(lambda: len(session.responses) > before, timeout=5, what="reply after garbage")
+    await call.hangup()
+    await session.closed.wait()
+    stack.realtime.assert_clean()
+
+
+async def test_health_reports_database(stack: LiveStack) -> None:
+    async with httpx.AsyncClient(base_url=stack.app_url) as client:
+        response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"
