@@ -101,6 +101,15 @@ class AgentConfig(BaseModel):
     noise_reduction: str | None = "near_field"
     vad: VadTuning = VadTuning()
     max_output_tokens: int = 1024
+    # Caller silence after the assistant finished speaking: prompt once, then say goodbye and hang up.
+    silence_prompt_after_s: float = Field(default=10.0, gt=0)
+    silence_prompts_before_hangup: int = Field(default=1, ge=0)
+    silence_prompt_instruction: str = (
+        "The caller has been silent for a while. Briefly ask, in their language, whether they are still there."
+    )
+    silence_goodbye_instruction: str = (
+        "The caller is still silent. Say a short, polite goodbye in their language. Do not ask anything."
+    )
     # Spoken when the realtime side fails mid-call; played from bundled audio or via TwiML <Say>.
     apology_text: str = (
         "Maaf kijiye, abhi technical problem aa rahi hai. Kripya thodi der baad dobara call karein. Dhanyavaad."

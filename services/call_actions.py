@@ -37,7 +37,7 @@ class CallActions:
 
     async def run(self, session: CallSession, action: str, result: Any) -> None:
         if action == "end_call":
-            session.end("assistant_ended")
+            session.end(session.end_reason_after_action)
         elif action == "transfer":
             await self.transfer(session, result)
 

@@ -118,8 +118,13 @@ class CallSession:
         self._action_after_response: bool = False
         self._action_ready = False
         self._action_response_id: str | None = None
+        self.end_reason_after_action = "assistant_ended"
         self._action_started = False
         self.transfer_in_progress = False
+
+        self._speech_active = False
+        self._last_activity = time.monotonic()
+        self._silence_prompts = 0
 
         self._end = asyncio.Event()
         self._end_reason = "unknown"
@@ -147,6 +152,7 @@ class CallSession:
                 asyncio.create_task(self._pump_twilio(), name=f"twilio-{self.call_sid}"),
                 asyncio.create_task(self._pump_realtime(), name=f"realtime-{self.call_sid}"),
                 asyncio.create_task(self._enforce_max_duration(), name=f"limit-{self.call_sid}"),
+                asyncio.create_task(self._watch_silence(), name=f"silence-{self.call_sid}"),
             ]
             await self._end.wait()
         finally:
@@ -202,6 +208,43 @@ class CallSession:
         await asyncio.sleep(self.settings.max_call_duration_s)
         self.log.warning("max_call_duration_reached")
         self.end("max_duration")
+
+    def _conversation_is_idle(self) -> bool:
+        return not (
+            self._speech_active
+            or self._active_response_id
+            or self.ledger.has_unplayed_audio
+            or self._tool_tasks
+            or self._tool_batches
+            or self._action_started
+        )
+
+    async def _watch_silence(self) -> None:
+        """Caller silent after the assistant finished: prompt, then a polite goodbye and hang-up.
+
+        Our own watchdog rather than server VAD's idle timeout, so the goodbye can be armed to end the
+        call once it has played.
+        """
+        agent = self.deps.agent
+        while True:
+            await asyncio.sleep(0.25)
+            if not self._conversation_is_idle():
+                self._last_activity = time.monotonic()
+                continue
+            if time.monotonic() - self._last_activity < agent.silence_prompt_after_s:
+                continue
+            self._last_activity = time.monotonic()
+            if self._silence_prompts < agent.silence_prompts_before_hangup:
+                self._silence_prompts += 1
+                self.log.info("caller_silent_prompt")
+                await self.tell_model(agent.silence_prompt_instruction)
+            else:
+                self.log.info("caller_silent_goodbye")
+                self.pending_action = ("end_call", None)
+                self._action_after_response = True
+                self.end_reason_after_action = "caller_silent"
+                await self.tell_model(agent.silence_goodbye_instruction)
+                return
 
     async def _fail_with_apology(self, reason: str) -> None:
         """Never dead air: the caller hears a short apology, then the call ends."""
@@ -386,6 +429,8 @@ class CallSession:
     # --- control event handlers (typed SDK models) ---
     async def _on_speech_started(self, event: Any) -> None:
         """Barge-in: stop playback at the caller, and make the model forget what they did not hear."""
+        self._speech_active = True
+        self._silence_prompts = 0
         if self._active_response_id is not None:
             # With interrupt_response the server cancels it; drop any of its deltas still in flight.
             self._cancelled_responses.add(self._active_response_id)
@@ -412,6 +457,7 @@ class CallSession:
         )
 
     async def _on_speech_stopped(self, event: Any) -> None:
+        self._speech_active = False
         self._last_speech_stopped_at = time.monotonic()
 
     async def _on_response_created(self, event: Any) -> None:
@@ -530,7 +576,8 @@ class CallSession:
         self.log.info("tool_done", tool=name, outcome=outcome, duration_ms=round(result.duration_ms, 1))
         if result.action and self.pending_action is None:
             self.pending_action = (result.action, result)
-            self._action_after_response = True
+            # A transfer is announced in the follow-up response; a goodbye was already said before end_call.
+            self._action_after_response = result.action != "end_call"
         await self.send_to_realtime(
             {
                 "type": "conversation.item.create",
@@ -552,6 +599,10 @@ class CallSession:
         if batch is None or batch.pending or not batch.response_done:
             return
         del self._tool_batches[response_id]
+        if self.pending_action is not None and not self._action_after_response and not self._action_started:
+            self._action_ready = True  # end_call: hang up once the goodbye in this response has played
+            await self._maybe_run_pending_action()
+            return
         await self.send_to_realtime({"type": "response.create"})
 
     # ----------------------------------------------------------------- actions after speech
@@ -568,7 +619,7 @@ class CallSession:
             task = asyncio.create_task(self.deps.on_action(self, action, result), name=f"action-{action}")
             self._tasks.append(task)
         elif action == "end_call":
-            self.end("assistant_ended")
+            self.end(self.end_reason_after_action)
 
     _control_handlers: ClassVar[dict[str, Callable[[CallSession, Any], Awaitable[None]]]] = {
         "input_audio_buffer.speech_started": _on_speech_started,

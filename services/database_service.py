@@ -1,0 +1,361 @@
+"""MongoDB access: one repository per collection, all on pymongo's native async client.
+
+Every write is a single-document atomic operation (upsert keyed by the natural id, `$setOnInsert`,
+unique indexes), so nothing needs multi-document transactions — which FerretDB, used in tests and
+development, does not have. Repositories return pydantic models, never raw documents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any, Generic, TypeVar
+
+from bson.codec_options import CodecOptions
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReplaceOne, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, PyMongoError
+from rapidfuzz import fuzz, process
+
+from models.commerce import (
+    CommerceDocument,
+    Customer,
+    Department,
+    Order,
+    Product,
+    Ticket,
+    TicketCategory,
+    TicketPriority,
+    Transfer,
+    TransferStatus,
+    utc_now,
+)
+
+APP_NAME = "hinglish-voice-agent"
+M = TypeVar("M", bound=CommerceDocument)
+
+
+def create_mongo_client(uri: str, **overrides: Any) -> AsyncMongoClient:
+    """The process-wide client. Server selection gives up well inside a tool's timeout (4 s by default),
+    so an unreachable database surfaces as a database error the assistant can speak about."""
+    options: dict[str, Any] = {
+        "tz_aware": True,
+        "tzinfo": UTC,
+        "appname": APP_NAME,
+        "serverSelectionTimeoutMS": 2500,
+        "connectTimeoutMS": 2500,
+        "socketTimeoutMS": 10_000,
+        "maxPoolSize": 100,
+    }
+    options.update(overrides)
+    return AsyncMongoClient(uri, **options)
+
+
+class _Repository(Generic[M]):
+    """Common parts: the collection, the model, the natural key and idempotent upserts."""
+
+    model: type[M]
+    key: str
+    indexes: Sequence[IndexModel] = ()
+
+    def __init__(self, collection: AsyncCollection) -> None:
+        self.collection = collection
+
+    async def ensure_indexes(self) -> None:
+        if self.indexes:
+            await self.collection.create_indexes(list(self.indexes))
+
+    def _load(self, document: dict[str, Any] | None) -> M | None:
+        return None if document is None else self.model.model_validate(document)
+
+    async def get(self, key_value: str) -> M | None:
+        return self._load(await self.collection.find_one({self.key: key_value}))
+
+    async def upsert(self, item: M) -> None:
+        document = item.to_document()
+        await self.collection.replace_one({self.key: document[self.key]}, document, upsert=True)
+
+    async def upsert_many(self, items: Iterable[M]) -> int:
+        """Replace-or-insert by natural id: running it twice leaves identical documents (`_id` kept)."""
+        requests = []
+        for item in items:
+            document = item.to_document()
+            requests.append(ReplaceOne({self.key: document[self.key]}, document, upsert=True))
+        if requests:
+            await self.collection.bulk_write(requests, ordered=False)
+        return len(requests)
+
+    async def count(self) -> int:
+        return await self.collection.count_documents({})
+
+
+class CustomerRepository(_Repository[Customer]):
+    model = Customer
+    key = "phone"
+    indexes = (IndexModel([("phone", ASCENDING)], unique=True, name="phone_unique"),)
+
+
+class OrderRepository(_Repository[Order]):
+    model = Order
+    key = "order_id"
+    indexes = (
+        IndexModel([("order_id", ASCENDING)], unique=True, name="order_id_unique"),
+        # "my recent orders": equality on the phone, newest first.
+        IndexModel([("customer_phone", ASCENDING), ("placed_at", DESCENDING)], name="phone_recent"),
+    )
+
+    async def recent_for_phone(self, phone: str, limit: int = 3) -> list[Order]:
+        cursor = self.collection.find({"customer_phone": phone}).sort("placed_at", DESCENDING).limit(limit)
+        return [Order.model_validate(document) async for document in cursor]
+
+
+# ------------------------------------------------------------------------------------------ products
+
+
+def fold_for_search(text: str) -> str:
+    """Lower-case, drop punctuation, keep Devanagari vowel signs (rapidfuzz's default processor
+    splits "कुकर" into "क कर" because matras are not alphanumeric)."""
+    text = unicodedata.normalize("NFC", text).casefold()
+    text = text.replace("\u093c", "").replace("\u0901", "\u0902")  # nukta; chandrabindu → anusvara
+    kept = [ch if unicodedata.category(ch)[0] in "LMN" else " " for ch in text]
+    return " ".join("".join(kept).split())
+
+
+# Words callers wrap around a product name ("mujhe ek pressure cooker chahiye, stock mein hai?").
+_FILLER_WORDS = frozenset(
+    "mujhe mereko humko hume chahiye chahie chaiye kya hai hain ka ki ke ko me mein mai main ek do "
+    "available stock price kitne kitna ka wala wali wale please i want need a an the is it in for of "
+    "मुझे चाहिए क्या है हैं का की के को में एक उपलब्ध स्टॉक वाला वाली".split()
+)
+
+
+def strip_fillers(text: str) -> str:
+    words = [word for word in fold_for_search(text).split() if word not in _FILLER_WORDS]
+    return " ".join(words)
+
+
+@dataclass(frozen=True)
+class ProductMatch:
+    sku: str
+    name: str
+    score: float
+
+
+class ProductRepository(_Repository[Product]):
+    """Products, plus fuzzy search over names and aliases (English, Hinglish, Devanagari).
+
+    The search index (names only) is cached for `search_cache_ttl_s`: the catalogue changes rarely,
+    and loading it on every spoken query would dominate tool latency. Stock is always read fresh.
+    """
+
+    model = Product
+    key = "sku"
+    indexes = (
+        IndexModel([("sku", ASCENDING)], unique=True, name="sku_unique"),
+        IndexModel([("category", ASCENDING)], name="category"),
+    )
+    min_score = 72.0
+
+    def __init__(self, collection: AsyncCollection, search_cache_ttl_s: float = 60.0) -> None:
+        super().__init__(collection)
+        self._ttl = search_cache_ttl_s
+        self._names: list[str] = []  # folded search names
+        self._owners: list[tuple[str, str]] = []  # (sku, display name) for each search name
+        self._loaded_at = -float("inf")
+        self._load_lock = asyncio.Lock()
+
+    async def _search_index(self) -> tuple[list[str], list[tuple[str, str]]]:
+        if time.monotonic() - self._loaded_at < self._ttl:
+            return self._names, self._owners
+        async with self._load_lock:  # one reload even when many calls ask at once
+            if time.monotonic() - self._loaded_at >= self._ttl:
+                names: list[str] = []
+                owners: list[tuple[str, str]] = []
+                projection = {"sku": 1, "name": 1, "hindi_aliases": 1, "hinglish_aliases": 1}
+                async for document in self.collection.find({}, projection):
+                    aliases = [*document.get("hinglish_aliases", []), *document.get("hindi_aliases", [])]
+                    for text in [document["name"], *aliases]:
+                        names.append(fold_for_search(text))
+                        owners.append((document["sku"], document["name"]))
+                self._names, self._owners, self._loaded_at = names, owners, time.monotonic()
+        return self._names, self._owners
+
+    def invalidate_search_cache(self) -> None:
+        self._loaded_at = -float("inf")
+
+    async def search(self, query: str, limit: int = 3) -> list[ProductMatch]:
+        """Best matches first, at most one per product, only those above `min_score`."""
+        wanted = strip_fillers(query) or fold_for_search(query)
+        if not wanted:
+            return []
+        names, owners = await self._search_index()
+        hits = process.extract(
+            wanted, names, scorer=fuzz.WRatio, processor=None, limit=limit * 6, score_cutoff=self.min_score
+        )
+        best: dict[str, ProductMatch] = {}
+        for _, score, index in hits:
+            sku, name = owners[index]
+            if sku not in best or score > best[sku].score:
+                best[sku] = ProductMatch(sku=sku, name=name, score=score)
+        return sorted(best.values(), key=lambda match: -match.score)[:limit]
+
+    async def in_category(self, category: str, exclude_sku: str) -> list[Product]:
+        cursor = self.collection.find({"category": category, "sku": {"$ne": exclude_sku}})
+        return [Product.model_validate(document) async for document in cursor]
+
+    async def upsert_many(self, items: Iterable[Product]) -> int:
+        count = await super().upsert_many(items)
+        self.invalidate_search_cache()
+        return count
+
+
+# ------------------------------------------------------------------------------------------ tickets
+
+
+def random_ticket_id() -> str:
+    return f"TKT-{secrets.randbelow(1_000_000):06d}"
+
+
+class TicketIdExhausted(RuntimeError):
+    """Every generated id collided: the id space is nearly full (or the generator is broken)."""
+
+
+class TicketRepository(_Repository[Ticket]):
+    model = Ticket
+    key = "ticket_id"
+    indexes = (
+        IndexModel([("ticket_id", ASCENDING)], unique=True, name="ticket_id_unique"),
+        IndexModel([("call_sid", ASCENDING), ("category", ASCENDING)], name="call_category"),
+    )
+    max_id_attempts = 8
+
+    def __init__(self, collection: AsyncCollection, id_factory: Callable[[], str] = random_ticket_id) -> None:
+        super().__init__(collection)
+        self._new_id = id_factory
+
+    async def create(
+        self,
+        *,
+        category: TicketCategory,
+        description: str,
+        priority: TicketPriority = "medium",
+        call_sid: str | None = None,
+        phone: str | None = None,
+        order_id: str | None = None,
+    ) -> Ticket:
+        """Insert with a fresh short id; the unique index decides collisions, so retry on them."""
+        for _ in range(self.max_id_attempts):
+            now = utc_now()
+            ticket = Ticket(
+                ticket_id=self._new_id(),
+                call_sid=call_sid,
+                phone=phone,
+                order_id=order_id,
+                category=category,
+                priority=priority,
+                description=description,
+                created_at=now,
+                updated_at=now,
+            )
+            try:
+                await self.collection.insert_one(ticket.to_document())
+                return ticket
+            except DuplicateKeyError:
+                continue
+        raise TicketIdExhausted(f"no free ticket id after {self.max_id_attempts} attempts")
+
+    async def open_for_call(self, call_sid: str, category: str, order_id: str | None) -> Ticket | None:
+        """The same call's open ticket for the same issue: a retried tool call must not file it twice."""
+        query = {"call_sid": call_sid, "category": category, "order_id": order_id, "status": "open"}
+        return self._load(await self.collection.find_one(query))
+
+
+# ------------------------------------------------------------------------------------------ transfers
+
+
+class TransferRepository(_Repository[Transfer]):
+    model = Transfer
+    key = "call_sid"
+    # One transfer per call: the unique index makes a second request find the first.
+    indexes = (IndexModel([("call_sid", ASCENDING)], unique=True, name="call_sid_unique"),)
+
+    async def request(
+        self, *, call_sid: str, phone: str | None, reason: str, department: Department, summary: str
+    ) -> tuple[Transfer, bool]:
+        """Record the call's transfer unless it has one; returns (transfer, created)."""
+        now = utc_now()
+        new = Transfer(
+            call_sid=call_sid,
+            phone=phone,
+            reason=reason,
+            department=department,
+            summary=summary,
+            created_at=now,
+            updated_at=now,
+        )
+        document = new.to_document()
+        try:
+            before = await self.collection.find_one_and_update(
+                {"call_sid": call_sid},
+                {"$setOnInsert": {k: v for k, v in document.items() if k != "call_sid"}},
+                upsert=True,
+                return_document=ReturnDocument.BEFORE,
+            )
+        except DuplicateKeyError:  # two concurrent upserts: the other one inserted first
+            before = await self.collection.find_one({"call_sid": call_sid})
+        if before is None:
+            return new, True
+        return Transfer.model_validate(before), False
+
+    async def set_status(self, call_sid: str, status: TransferStatus) -> bool:
+        result = await self.collection.update_one(
+            {"call_sid": call_sid}, {"$set": {"status": status, "updated_at": utc_now()}}
+        )
+        return result.matched_count > 0
+
+
+# ------------------------------------------------------------------------------------------ database
+
+
+class Database:
+    """The repositories of one database; `raw` is there for other modules' collections (e.g. `calls`)."""
+
+    def __init__(self, client: AsyncMongoClient, database_name: str) -> None:
+        self.client = client
+        # Aware UTC datetimes whatever options the client was built with.
+        self.raw: AsyncDatabase = client.get_database(
+            database_name, codec_options=CodecOptions(tz_aware=True, tzinfo=UTC)
+        )
+        self.customers = CustomerRepository(self.raw["customers"])
+        self.orders = OrderRepository(self.raw["orders"])
+        self.products = ProductRepository(self.raw["products"])
+        self.tickets = TicketRepository(self.raw["tickets"])
+        self.transfers = TransferRepository(self.raw["transfers"])
+
+    @property
+    def repositories(self) -> tuple[_Repository[Any], ...]:
+        return (self.customers, self.orders, self.products, self.tickets, self.transfers)
+
+    async def ensure_indexes(self) -> None:
+        for repository in self.repositories:
+            await repository.ensure_indexes()
+
+    async def ping(self) -> bool:
+        try:
+            await self.raw.command("ping")
+            return True
+        except PyMongoError:
+            return False
+
+
+async def seed_database(db: Database) -> dict[str, int]:
+    """Also importable from here; the loader lives in `services.seed`."""
+    from services.seed import seed_database as load
+
+    return await load(db)
