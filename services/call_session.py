@@ -130,6 +130,7 @@ class CallSession:
         self._end_reason = "unknown"
         self._closed = False
         self._closing_started = False
+        self._apology_started = False
 
     # ----------------------------------------------------------------- lifecycle
     async def run(self) -> None:
@@ -142,7 +143,6 @@ class CallSession:
                 self.rt = await self.deps.realtime.open()
                 await self._configure_realtime()
             except Exception as error:  # connection refused, timeout, auth failure...
-                metrics.REALTIME_ERRORS.labels(code="connect_failed").inc()
                 self.log.error("realtime_connect_failed", error=repr(error))
                 await self._fail_with_apology("realtime_connect_failed")
                 return
@@ -247,7 +247,11 @@ class CallSession:
                 return
 
     async def _fail_with_apology(self, reason: str) -> None:
-        """Never dead air: the caller hears a short apology, then the call ends."""
+        """Never dead air: the caller hears a short apology, then the call ends. Runs once."""
+        if self._apology_started or self._end.is_set():
+            return
+        self._apology_started = True
+        metrics.REALTIME_ERRORS.labels(code=reason).inc()
         self.record.status = "failed"
         self.record.realtime_errors.append(reason)
         self.recorder.touch()
@@ -281,8 +285,8 @@ class CallSession:
         async with self._twilio_lock:
             await self.ws.send_text(text)
 
-    async def send_to_realtime_raw(self, data: bytes) -> None:
-        """Hot path send: pre-serialised JSON through the SDK connection's raw send."""
+    async def send_to_realtime_raw(self, data: str) -> None:
+        """Hot path send: pre-serialised JSON (a text frame: the API rejects binary) via the raw send."""
         assert self.rt is not None
         async with self._rt_lock:
             await self.rt.send_raw(data)
@@ -325,7 +329,9 @@ class CallSession:
         except (WebSocketDisconnect, RuntimeError):
             pass
         except ConnectionClosed:
-            reason = "realtime_closed"
+            # Sending to OpenAI failed: the Realtime side is gone. The caller must not get dead air.
+            await self._fail_with_apology("realtime_disconnected")
+            return
         self.end(reason)
 
     async def _handle_twilio_text(self, text: str) -> bool:
@@ -343,7 +349,9 @@ class CallSession:
             if not isinstance(payload, str) or media.get("track", "inbound") != "inbound":
                 metrics.DROPPED_MESSAGES.labels(reason="malformed").inc()
                 return False
-            await self.send_to_realtime_raw(orjson.dumps({"type": "input_audio_buffer.append", "audio": payload}))
+            await self.send_to_realtime_raw(
+                orjson.dumps({"type": "input_audio_buffer.append", "audio": payload}).decode()
+            )
             return False
         try:
             parsed = twilio_message_adapter.validate_python(message)
@@ -379,11 +387,9 @@ class CallSession:
         except ConnectionClosed as closed:
             if self._end.is_set():
                 return
-            metrics.REALTIME_ERRORS.labels(code="disconnected").inc()
             self.log.error("realtime_disconnected", code=getattr(closed.rcvd, "code", None))
             await self._fail_with_apology("realtime_disconnected")
         except orjson.JSONDecodeError:
-            metrics.REALTIME_ERRORS.labels(code="bad_json").inc()
             await self._fail_with_apology("realtime_protocol_error")
 
     async def _on_audio_delta(self, event: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from app import WS_TRANSPORT_MAX_BYTES, create_app
 from config.settings import Settings
@@ -50,18 +51,19 @@ class LiveStack:
     rest: FakeTwilioRest
     sim: TwilioSimulator
     server: uvicorn.Server
+    app: FastAPI
 
     @property
     def services(self) -> Any:
-        return self.server.config.app.state.services  # type: ignore[union-attr]
+        return self.app.state.services
 
     def admin_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-async def _serve(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+async def _serve(app: FastAPI, settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None]]:
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host="127.0.0.1",
         port=settings.port,
         log_level="warning",
@@ -69,8 +71,6 @@ async def _serve(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None]
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    server.config.load()
-    server.config.app = config.loaded_app
     task = asyncio.create_task(server.serve())
     for _ in range(500):
         if server.started:
@@ -98,14 +98,15 @@ async def live_stack(mongo_uri: str, database_name: str, **settings_overrides: A
         twilio_api_base_url=rest.base_url,
         **settings_overrides,
     )
-    server, task = await _serve(settings)
+    app = create_app(settings)
+    server, task = await _serve(app, settings)
     app_url = f"http://127.0.0.1:{port}"
     sim = TwilioSimulator(
         app_base_url=app_url, public_base_url=PUBLIC_BASE_URL, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
     )
     rest.attach(sim)
     try:
-        yield LiveStack(settings, app_url, realtime, rest, sim, server)
+        yield LiveStack(settings, app_url, realtime, rest, sim, server, app)
     finally:
         await sim.aclose()
         server.should_exit = True

@@ -46,6 +46,7 @@ async def test_full_call_greeting_answer_barge_in_hangup(stack: LiveStack) -> No
     (session,) = await stack.realtime.wait_for_sessions(1)
 
     # The session is configured for a phone bridge before the greeting.
+    await session.wait_for_event("session.updated")
     config = session.state
     assert config["audio"]["input"]["format"]["type"] == "audio/pcmu"
     assert config["audio"]["output"]["format"]["type"] == "audio/pcmu"
@@ -143,8 +144,9 @@ async def test_twenty_simultaneous_calls_each_hear_only_their_own_audio(stack: L
     calls = await asyncio.gather(*(start_call(stack, caller=f"+9198765{i:05d}") for i in range(20)))
     await stack.realtime.wait_for_sessions(20, timeout=15)
     await asyncio.gather(*(c.wait_playback_idle(timeout=15) for c in calls))
-    # Each caller speaks a different tone; the fake model's reply echoes what it heard.
-    spoken = [tone(500, 250 + 37 * i) for i in range(20)]
+    # Each caller speaks a different tone (above the fake's greeting tones, 300-1260 Hz); the fake
+    # model's reply echoes what it heard.
+    spoken = [tone(500, 1300 + 71 * i) for i in range(20)]
     await asyncio.gather(*(c.say_and_wait(audio) for c, audio in zip(calls, spoken, strict=True)))
     await asyncio.gather(
         *(c.wait_for(lambda c=c: c.received_media_bytes >= (400 + 800) * BYTES_PER_MS, timeout=15) for c in calls)
