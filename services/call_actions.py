@@ -19,7 +19,8 @@ from models.call_record import TranscriptLine, TransferInfo
 from services import metrics
 from services.twilio_rest import CallAlreadyEnded
 from services.twilio_service import say_and_hangup_twiml
-from utils.logger import get_logger, mask_phone_number
+from utils.hinglish import mask_phone
+from utils.logger import get_logger
 
 if TYPE_CHECKING:
     from services.call_session import CallSession
@@ -81,7 +82,7 @@ class CallActions:
             reason=output.get("reason") or result.arguments.get("reason"),
             department=output.get("department") or result.arguments.get("department"),
             summary=output.get("summary"),
-            agent_number_masked=mask_phone_number(self._settings.human_agent_number or ""),
+            agent_number_masked=mask_phone(self._settings.human_agent_number or ""),
         )
         session.transfer_in_progress = True
         try:

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Generic, TypeVar
 
+import structlog
 from bson.codec_options import CodecOptions
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReplaceOne, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from models.commerce import (
     CommerceDocument,
@@ -36,6 +37,9 @@ from models.commerce import (
     TransferStatus,
     utc_now,
 )
+from services.metrics import DB_ERRORS
+
+log = structlog.get_logger(__name__)
 
 APP_NAME = "hinglish-voice-agent"
 M = TypeVar("M", bound=CommerceDocument)
@@ -58,7 +62,12 @@ def create_mongo_client(uri: str, **overrides: Any) -> AsyncMongoClient:
 
 
 class _Repository(Generic[M]):
-    """Common parts: the collection, the model, the natural key and idempotent upserts."""
+    """Common parts: the collection, the model, the natural key and idempotent upserts.
+
+    The natural id (phone, order id, sku, ticket id, call sid) is the document's `_id` as well as a
+    named field: `_id` is unique by definition and is the one key FerretDB looks up directly
+    (other equality filters scan the collection there), so reads by id stay ~1 ms on both servers.
+    """
 
     model: type[M]
     key: str
@@ -68,28 +77,34 @@ class _Repository(Generic[M]):
         self.collection = collection
 
     async def ensure_indexes(self) -> None:
-        if self.indexes:
-            await self.collection.create_indexes(list(self.indexes))
+        # One index per command: FerretDB 1.24 drops the connection when a multi-index
+        # `createIndexes` names indexes that already exist (a second start-up would fail).
+        for index in self.indexes:
+            await self.collection.create_indexes([index])
+
+    def _document(self, item: M) -> dict[str, Any]:
+        document = item.to_document()
+        return {"_id": document[self.key], **document}
 
     def _load(self, document: dict[str, Any] | None) -> M | None:
         return None if document is None else self.model.model_validate(document)
 
     async def get(self, key_value: str) -> M | None:
-        return self._load(await self.collection.find_one({self.key: key_value}))
+        return self._load(await self.collection.find_one({"_id": key_value}))
 
     async def upsert(self, item: M) -> None:
-        document = item.to_document()
-        await self.collection.replace_one({self.key: document[self.key]}, document, upsert=True)
+        """Replace-or-insert by natural id: doing it twice leaves the identical document."""
+        document = self._document(item)
+        await self.collection.replace_one({"_id": document["_id"]}, document, upsert=True)
 
     async def upsert_many(self, items: Iterable[M]) -> int:
-        """Replace-or-insert by natural id: running it twice leaves identical documents (`_id` kept)."""
-        requests = []
+        # One by one on purpose: FerretDB 1.24 takes minutes for a 200-statement upserting
+        # bulk write that it finishes in about a second as single replaces.
+        count = 0
         for item in items:
-            document = item.to_document()
-            requests.append(ReplaceOne({self.key: document[self.key]}, document, upsert=True))
-        if requests:
-            await self.collection.bulk_write(requests, ordered=False)
-        return len(requests)
+            await self.upsert(item)
+            count += 1
+        return count
 
     async def count(self) -> int:
         return await self.collection.count_documents({})
@@ -140,6 +155,20 @@ def strip_fillers(text: str) -> str:
     return " ".join(words)
 
 
+def match_score(query: str, name: str) -> float:
+    """0-100: how well a folded query names a product (one folded name or alias).
+
+    Two views, the better one counts: word sets (an alias inside the query, "atta 10 kilo" ⊃ "atta",
+    scores 100) and each query word against its closest name word, which forgives spelling
+    ("presure cookar") without letting "tel" match inside "intel" as a substring search would.
+    """
+    query_words, name_words = query.split(), name.split()
+    if not query_words or not name_words:
+        return 0.0
+    per_word = sum(max(fuzz.ratio(word, other) for other in name_words) for word in query_words)
+    return max(fuzz.token_set_ratio(query, name), per_word / len(query_words))
+
+
 @dataclass(frozen=True)
 class ProductMatch:
     sku: str
@@ -158,9 +187,9 @@ class ProductRepository(_Repository[Product]):
     key = "sku"
     indexes = (
         IndexModel([("sku", ASCENDING)], unique=True, name="sku_unique"),
-        IndexModel([("category", ASCENDING)], name="category"),
+        IndexModel([("subcategory", ASCENDING)], name="subcategory"),
     )
-    min_score = 72.0
+    min_score = 75.0
 
     def __init__(self, collection: AsyncCollection, search_cache_ttl_s: float = 60.0) -> None:
         super().__init__(collection)
@@ -190,23 +219,25 @@ class ProductRepository(_Repository[Product]):
         self._loaded_at = -float("inf")
 
     async def search(self, query: str, limit: int = 3) -> list[ProductMatch]:
-        """Best matches first, at most one per product, only those above `min_score`."""
+        """Best matches first, at most one per product, only those scoring `min_score` or more."""
         wanted = strip_fillers(query) or fold_for_search(query)
         if not wanted:
             return []
         names, owners = await self._search_index()
-        hits = process.extract(
-            wanted, names, scorer=fuzz.WRatio, processor=None, limit=limit * 6, score_cutoff=self.min_score
-        )
-        best: dict[str, ProductMatch] = {}
-        for _, score, index in hits:
-            sku, name = owners[index]
-            if sku not in best or score > best[sku].score:
-                best[sku] = ProductMatch(sku=sku, name=name, score=score)
-        return sorted(best.values(), key=lambda match: -match.score)[:limit]
+        best: dict[str, tuple[float, float, str]] = {}
+        for text, (sku, name) in zip(names, owners, strict=True):
+            score = match_score(wanted, text)
+            if score < self.min_score:
+                continue
+            ranked = (score, fuzz.ratio(wanted, text), name)  # ties: the closer whole name wins
+            if sku not in best or ranked > best[sku]:
+                best[sku] = ranked
+        ordered = sorted(best.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
+        return [ProductMatch(sku=sku, name=name, score=score) for sku, (score, _, name) in ordered[:limit]]
 
-    async def in_category(self, category: str, exclude_sku: str) -> list[Product]:
-        cursor = self.collection.find({"category": category, "sku": {"$ne": exclude_sku}})
+    async def alternatives_to(self, product: Product) -> list[Product]:
+        """Other products of the same type (subcategory), e.g. another pressure cooker."""
+        cursor = self.collection.find({"subcategory": product.subcategory, "_id": {"$ne": product.sku}})
         return [Product.model_validate(document) async for document in cursor]
 
     async def upsert_many(self, items: Iterable[Product]) -> int:
@@ -264,7 +295,7 @@ class TicketRepository(_Repository[Ticket]):
                 updated_at=now,
             )
             try:
-                await self.collection.insert_one(ticket.to_document())
+                await self.collection.insert_one(self._document(ticket))
                 return ticket
             except DuplicateKeyError:
                 continue
@@ -299,24 +330,31 @@ class TransferRepository(_Repository[Transfer]):
             created_at=now,
             updated_at=now,
         )
-        document = new.to_document()
+        document = self._document(new)
         try:
             before = await self.collection.find_one_and_update(
-                {"call_sid": call_sid},
-                {"$setOnInsert": {k: v for k, v in document.items() if k != "call_sid"}},
+                {"_id": call_sid},
+                {"$setOnInsert": {k: v for k, v in document.items() if k != "_id"}},
                 upsert=True,
                 return_document=ReturnDocument.BEFORE,
             )
         except DuplicateKeyError:  # two concurrent upserts: the other one inserted first
-            before = await self.collection.find_one({"call_sid": call_sid})
+            before = await self.collection.find_one({"_id": call_sid})
         if before is None:
             return new, True
         return Transfer.model_validate(before), False
 
     async def set_status(self, call_sid: str, status: TransferStatus) -> bool:
-        result = await self.collection.update_one(
-            {"call_sid": call_sid}, {"$set": {"status": status, "updated_at": utc_now()}}
-        )
+        """Best effort, never raises: the bridge calls it while moving a live call, where a database
+        outage must not stop the transfer. False when there is no such transfer or the write failed."""
+        try:
+            result = await self.collection.update_one(
+                {"_id": call_sid}, {"$set": {"status": status, "updated_at": utc_now()}}
+            )
+        except PyMongoError as error:
+            DB_ERRORS.labels(operation="transfer_status").inc()
+            log.warning("transfer_status_write_failed", call_sid=call_sid, status=status, error=type(error).__name__)
+            return False
         return result.matched_count > 0
 
 

@@ -11,7 +11,8 @@ from twilio.request_validator import RequestValidator
 
 from config.settings import Settings
 from services.twilio_service import StreamTokens, TwilioSignatures, connect_stream_twiml
-from utils.logger import configure_logging, mask_phone_number
+from utils.hinglish import mask_phone
+from utils.logger import configure_logging
 
 AUTH_TOKEN = "a" * 32
 BASE = {
@@ -95,5 +96,5 @@ def test_logs_mask_phones_and_redact_secrets(capsys) -> None:
     assert line["caller"] == "+91******3210"
     assert "98765 43210" not in line["note"] and line["note"].endswith("3210")
     assert line["api_key"] == "[redacted]" and line["auth_token"] == "[redacted]"
-    masked_us = mask_phone_number("+14155550100")
+    masked_us = mask_phone("+14155550100")
     assert masked_us.endswith("0100") and "5555" not in masked_us and "*" in masked_us

@@ -15,26 +15,18 @@ from typing import Any
 
 import structlog
 
+from utils.hinglish import mask_phone
+
 # +91 98765 43210, 919876543210, 09876543210, 9876543210 and other E.164-ish runs of 10-15 digits.
 _PHONE_RE = re.compile(r"(?<![\w])(\+?\d[\d \-]{8,17}\d)(?![\w])")
 _SECRET_KEYS = ("token", "secret", "password", "api_key", "apikey", "authorization", "signature")
-
-
-def mask_phone_number(raw: str) -> str:
-    """Keep the country code (for E.164) and the last four digits; mask everything else."""
-    digits = re.sub(r"\D", "", raw)
-    if len(digits) < 6:
-        return "*" * max(len(digits) - 2, 0) + digits[-2:]
-    keep_prefix = 2 if raw.startswith("+") and len(digits) > 10 else 0
-    prefix = ("+" if raw.startswith("+") else "") + digits[:keep_prefix]
-    return prefix + "*" * (len(digits) - keep_prefix - 4) + digits[-4:]
 
 
 def _mask_in_text(text: str) -> str:
     def replace(match: re.Match[str]) -> str:
         candidate = match.group(1)
         digit_count = sum(ch.isdigit() for ch in candidate)
-        return mask_phone_number(candidate) if 10 <= digit_count <= 15 else candidate
+        return mask_phone(candidate) if 10 <= digit_count <= 15 else candidate
 
     return _PHONE_RE.sub(replace, text)
 
