@@ -42,6 +42,9 @@ class CallActions:
         elif action == "transfer":
             await self.transfer(session, result)
 
+    async def after_tool(self, session: CallSession, result: Any) -> None:
+        """Side effects after a tool call (runs as its own task)."""
+
     async def apologise(self, session: CallSession) -> bool:
         """Realtime failed: Twilio speaks a short apology (its own TTS) and hangs up."""
         agent = self._services.agent

@@ -57,6 +57,8 @@ class CallDependencies:
     tools: Any  # services.tools.ToolRegistry (or None until the service layer is wired)
     new_tool_context: Callable[[CallSession], Any] | None
     on_action: Callable[[CallSession, str, Any], Awaitable[None]] | None = None
+    # Side effects of a finished tool call that must not delay the conversation (e.g. an SMS).
+    after_tool: Callable[[CallSession, Any], Awaitable[None]] | None = None
     apologise: Callable[[CallSession], Awaitable[bool]] | None = None
 
 
@@ -545,6 +547,13 @@ class CallSession:
         self.log.error("realtime_error", code=code, message=error.message, param=error.param)
 
     # ----------------------------------------------------------------- tools
+    def _spawn(self, coroutine: Awaitable[None], name: str) -> None:
+        """A side task owned by the call: cancelled by `close()`, never awaited by the relay."""
+        task = asyncio.ensure_future(coroutine)
+        task.set_name(f"{name}-{self.call_sid}")
+        self._tool_tasks.add(task)
+        task.add_done_callback(self._tool_tasks.discard)
+
     async def _on_function_call(self, event: Any) -> None:
         if self.deps.tools is None or self._tool_context is None:
             return
@@ -580,6 +589,8 @@ class CallSession:
             self.record.tickets.append(ticket_id)
         self.recorder.touch()
         self.log.info("tool_done", tool=name, outcome=outcome, duration_ms=round(result.duration_ms, 1))
+        if self.deps.after_tool is not None:
+            self._spawn(self.deps.after_tool(self, result), name=f"after-{name}")
         if result.action and self.pending_action is None:
             self.pending_action = (result.action, result)
             # A transfer is announced in the follow-up response; a goodbye was already said before end_call.

@@ -165,8 +165,15 @@ def match_score(query: str, name: str) -> float:
     query_words, name_words = query.split(), name.split()
     if not query_words or not name_words:
         return 0.0
-    per_word = sum(max(fuzz.ratio(word, other) for other in name_words) for word in query_words)
+    per_word = sum(max(_word_similarity(word, other) for other in name_words) for word in query_words)
     return max(fuzz.token_set_ratio(query, name), per_word / len(query_words))
+
+
+def _word_similarity(word: str, other: str) -> float:
+    # Fuzzy matching words of three letters or fewer mostly finds noise ("bat" ~ "boat").
+    if len(word) <= 3 or len(other) <= 3:
+        return 100.0 if word == other else 0.0
+    return fuzz.ratio(word, other)
 
 
 @dataclass(frozen=True)

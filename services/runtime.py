@@ -114,5 +114,6 @@ def build_call_dependencies(services: AppServices) -> CallDependencies:
         tools=services.tools,
         new_tool_context=new_tool_context,
         on_action=actions.run,
+        after_tool=actions.after_tool,
         apologise=actions.apologise,
     )
