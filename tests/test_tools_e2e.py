@@ -1,0 +1,137 @@
+"""End-to-end tool calls: the fake model asks for a function, the app runs it on the real database and
+answers with `function_call_output` + `response.create`, while audio keeps flowing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from services.database_service import Database, seed_database
+from tests.fakes.mulaw import tone
+from tests.fakes.realtime_server import Script, Turn
+from tests.stack import DEMO_CALLER, LiveStack, live_stack
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+OWN_ORDER = "ORD-482913"  # belongs to the demo caller (+919876543210), shipped
+OTHER_ORDER = "ORD-731205"  # belongs to +919812345678
+
+
+@pytest.fixture
+async def stack(mongo_uri: str, database_name: str, mongo_client):
+    await seed_database(Database(mongo_client, database_name))
+    async with live_stack(mongo_uri, database_name, tool_timeout_s=2.0) as running:
+        yield running
+
+
+async def run_turns(stack: LiveStack, turns: list[Turn], caller: str = DEMO_CALLER):
+    stack.realtime.script = Script(greeting_ms=300, reply_ms=400, turns=turns)
+    call = await stack.sim.place_call(from_=caller)
+    await call.connect_stream()
+    (session,) = await stack.realtime.wait_for_sessions(1)
+    await call.wait_playback_idle(timeout=10)
+    for _ in turns:
+        calls_before = len(session.function_outputs)
+        expected = calls_before + len(turns[len(session.user_turns)].tool_calls)
+        await call.say_and_wait(tone(500, 440))
+        await session.wait_for(lambda e=expected: len(session.function_outputs) >= e, timeout=10, what="outputs")
+        await session.wait_for(
+            lambda: (
+                session.responses[-1]["kind"] == "tool_followup" and session.responses[-1]["status"] != "in_progress"
+            ),
+            timeout=10,
+            what="spoken follow-up",
+        )
+        await call.wait_playback_idle(timeout=10)
+    return call, session
+
+
+def outputs_by_name(session) -> list[tuple[str, dict]]:
+    return [(session.issued_calls[cid], json.loads(out)) for cid, out in session.function_outputs.items()]
+
+
+async def test_lookup_order_output_matches_the_database(stack: LiveStack) -> None:
+    call, session = await run_turns(
+        stack, [Turn(transcript="Mera order kahan hai?", tool_calls=[("lookup_order", '{"order_id": "ORD 482913"}')])]
+    )
+    ((name, output),) = outputs_by_name(session)
+    assert name == "lookup_order" and output["ok"] is True
+    stored = await stack.services.db.orders.get(OWN_ORDER)
+    assert output["order"]["order_id"] == stored.order_id
+    assert output["order"]["status"] == stored.status == "shipped"
+    assert output["order"]["tracking_id"] == stored.tracking_id
+    assert output["order"]["total"].startswith("₹")
+    # The model was asked to speak after the output, and the caller heard that follow-up.
+    assert session.responses[-1]["kind"] == "tool_followup"
+    await call.hangup()
+    stack.realtime.assert_clean()
+
+    record = await stack.services.calls.find_one({"_id": call.call_sid})
+    for _ in range(50):
+        if record and record.get("ended_at"):
+            break
+        await asyncio.sleep(0.05)
+        record = await stack.services.calls.find_one({"_id": call.call_sid})
+    (tool_call,) = record["tool_calls"]
+    assert tool_call["name"] == "lookup_order" and tool_call["ok"] is True and tool_call["duration_ms"] >= 0
+
+
+async def test_someone_elses_order_reveals_nothing_until_verified(stack: LiveStack) -> None:
+    spoken_forms = ['{"order_id": "saat teen ek do shunya paanch"}', '{"order_id": "ORD-७३१२०५"}']
+    turns = [Turn(tool_calls=[("lookup_order", args)]) for args in spoken_forms]
+    turns.append(Turn(tool_calls=[("lookup_order", '{"order_id": "ORD-731205", "verification": "5678"}')]))
+    call, session = await run_turns(stack, turns)
+    outputs = [output for _, output in outputs_by_name(session)]
+    stranger_text = json.dumps(outputs[:2], ensure_ascii=False)
+    for output in outputs[:2]:
+        assert output["ok"] is False and output["error"] == "verification_required"
+    for secret in ("731205", "9812345678", "returned", "5678"):
+        assert secret not in stranger_text
+    assert outputs[2]["ok"] is True and outputs[2]["order"]["order_id"] == OTHER_ORDER
+    await call.hangup()
+    stack.realtime.assert_clean()
+
+
+async def test_parallel_tools_and_bad_calls_never_end_the_call(stack: LiveStack) -> None:
+    turns = [
+        Turn(
+            tool_calls=[
+                ("lookup_order", '{"order_id": "ORD-482914"}'),
+                (
+                    "check_product_availability",
+                    '{"product_name": "pressure cooker", "pincode": "paanch chhe shunya shunya shunya ek"}',
+                ),
+                ("lookup_order", '{"order_id": 12'),  # malformed JSON from the model
+            ]
+        ),
+    ]
+    call, session = await run_turns(stack, turns)
+    outputs = outputs_by_name(session)
+    assert len(outputs) == 3, "every call in one response is answered"
+    bad = [output for name, output in outputs if not output.get("ok")]
+    assert len(bad) == 1 and bad[0]["error"] == "invalid_arguments"
+    # The call is alive: the caller speaks again and still gets an answer.
+    before = len(session.responses)
+    await call.say_and_wait(tone(500, 440))
+    await session.wait_for(lambda: len(session.responses) > before, timeout=10, what="answer after tools")
+    await call.hangup()
+    stack.realtime.assert_clean()
+
+
+async def test_database_outage_gives_a_spoken_error_not_a_dead_call(stack: LiveStack, mongo_uri: str) -> None:
+    from services.database_service import create_mongo_client
+
+    # Point the app's tools at an unreachable database (the Realtime side keeps working).
+    unreachable = create_mongo_client("mongodb://127.0.0.1:1/", serverSelectionTimeoutMS=300)
+    stack.services.db = Database(unreachable, "nowhere")
+    try:
+        call, session = await run_turns(stack, [Turn(tool_calls=[("lookup_order", '{"order_id": "ORD-482913"}')])])
+        ((_, output),) = outputs_by_name(session)
+        assert output["ok"] is False and output["error"] in {"database_error", "timeout"}
+        assert output["message_for_caller"]
+        await call.hangup()
+    finally:
+        await unreachable.close()
+    stack.realtime.assert_clean()
