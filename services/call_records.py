@@ -13,7 +13,7 @@ import contextlib
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from models.call_record import CallRecord, utc_now
 from services.metrics import DB_ERRORS
@@ -32,6 +32,7 @@ class CallRecordWriter:
         self.record = record
         self._interval = flush_interval_s
         self._dirty = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
 
@@ -44,31 +45,44 @@ class CallRecordWriter:
         self._dirty.set()
 
     async def _flush_loop(self) -> None:
-        while True:
+        # Stopped by a flag, not by cancellation: a write cancelled half-way can race the final write.
+        while not self._stopping.is_set():
             await self._dirty.wait()
+            if self._stopping.is_set():
+                return
             self._dirty.clear()
             if not await self.flush():
                 self._dirty.set()  # keep the change; try again next tick
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
 
     async def flush(self) -> bool:
         async with self._write_lock:
             self.record.updated_at = utc_now()
             document: dict[str, Any] = self.record.model_dump(mode="python", exclude=_EXTERNALLY_OWNED)
-            try:
-                await self._collection.update_one({"_id": self.record.call_sid}, {"$set": document}, upsert=True)
-                return True
-            except PyMongoError as error:
-                DB_ERRORS.labels(operation="call_record_write").inc()
-                log.warning("call_record_write_failed", error=str(error))
-                return False
+            for attempt in range(2):
+                try:
+                    await self._collection.update_one({"_id": self.record.call_sid}, {"$set": document}, upsert=True)
+                    return True
+                except DuplicateKeyError:
+                    # Two upserts of a new document raced (e.g. a status callback); the second one finds it.
+                    if attempt:
+                        return False
+                except PyMongoError as error:
+                    DB_ERRORS.labels(operation="call_record_write").inc()
+                    log.warning("call_record_write_failed", error=str(error)[:300])
+                    return False
+            return False
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Stop the background task and write the final state (bounded, so shutdown never hangs)."""
+        self._stopping.set()
+        self._dirty.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            try:
+                await asyncio.wait_for(self._task, timeout=timeout_s)
+            except TimeoutError:
+                log.error("call_record_writer_stuck")
             self._task = None
         try:
             await asyncio.wait_for(self.flush(), timeout=timeout_s)

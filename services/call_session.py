@@ -43,6 +43,7 @@ from utils.logger import get_logger
 log = get_logger(__name__)
 
 # Errors the Realtime API sends for races that are harmless on a phone bridge.
+CANCEL_GRACE_S = 3.0
 RECOVERABLE_ERROR_CODES = {"response_cancel_not_active", "conversation_already_has_active_response"}
 
 
@@ -177,9 +178,11 @@ class CallSession:
         to_cancel = [t for t in [*self._tasks, *self._tool_tasks] if t is not current]
         for task in to_cancel:
             task.cancel()
-        for task in to_cancel:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if to_cancel:
+            # Bounded: a library that swallows a cancellation must not keep the call open forever.
+            _, stuck = await asyncio.wait(to_cancel, timeout=CANCEL_GRACE_S)
+            for task in stuck:
+                self.log.error("task_did_not_stop", task=task.get_name())
         if self.rt is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.rt.close(), timeout=2)
@@ -316,6 +319,9 @@ class CallSession:
             while True:
                 message = await self.ws.receive()
                 if message["type"] == "websocket.disconnect":
+                    # uvicorn closes live websockets with 1012 when the server shuts down.
+                    if message.get("code") == 1012:
+                        reason = "server_shutdown"
                     break
                 text = message.get("text")
                 if text is None:

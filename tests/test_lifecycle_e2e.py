@@ -1,0 +1,89 @@
+"""Lifecycle: calls end through one path, leave no task or socket behind, and shutdown drains them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from services import metrics
+from tests.fakes.realtime_server import Script
+from tests.stack import LiveStack, live_stack
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture
+async def stack(mongo_uri: str, database_name: str):
+    async with live_stack(mongo_uri, database_name) as running:
+        yield running
+
+
+def call_tasks() -> list[asyncio.Task]:
+    """The app's per-call tasks (the session names them after the call sid; the simulator's are "twilio-sim-")."""
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if "-CA" in t.get_name() and not t.get_name().startswith("twilio-sim") and not t.done()
+    ]
+
+
+async def caller_hangs_up(stack: LiveStack, index: int) -> None:
+    call = await stack.sim.place_call(from_=f"+9191{index:08d}")
+    await call.connect_stream()
+    await call.wait_for(lambda: call.received_media_bytes > 0, timeout=15)
+    await call.hangup()
+
+
+async def realtime_drops(stack: LiveStack, index: int) -> None:
+    """The other side goes first: the Realtime session drops, the app apologises and ends the call."""
+    known = len(stack.realtime.sessions)
+    call = await stack.sim.place_call(from_=f"+9191{index:08d}")
+    await call.connect_stream()
+    (*_, session) = await stack.realtime.wait_for_sessions(known + 1, timeout=10)
+    await call.wait_for(lambda: call.received_media_bytes > 0, timeout=15)
+    await session.disconnect(code=1011)
+    await call.wait_closed(timeout=10)
+
+
+async def test_fifty_calls_leave_nothing_behind(stack: LiveStack) -> None:
+    stack.realtime.script = Script(greeting_ms=200)
+    active_before = metrics.ACTIVE_CALLS._value.get()
+    for batch in range(4):
+        await asyncio.gather(*(caller_hangs_up(stack, batch * 10 + i) for i in range(10)))
+    for index in range(40, 50):
+        await realtime_drops(stack, index)
+    await stack.sim.calls[-1].wait_for(lambda: not stack.services.sessions, timeout=10)
+
+    assert len(stack.realtime.sessions) == 50
+    await asyncio.wait_for(asyncio.gather(*(s.closed.wait() for s in stack.realtime.sessions)), timeout=10)
+    assert stack.services.sessions == set()
+    assert call_tasks() == []
+    assert metrics.ACTIVE_CALLS._value.get() == active_before
+    # uvicorn's own view: no connection is still open to the app.
+    await stack.sim.aclose()
+    for _ in range(100):
+        if not stack.server.server_state.connections:
+            break
+        await asyncio.sleep(0.05)
+    assert not stack.server.server_state.connections
+    stack.realtime.assert_clean()
+
+
+async def test_shutdown_ends_live_calls_cleanly(mongo_uri: str, database_name: str, mongo_client) -> None:
+    async with live_stack(mongo_uri, database_name) as stack:
+        calls = []
+        for i in range(3):
+            call = await stack.sim.place_call(from_=f"+9192{i:08d}")
+            await call.connect_stream()
+            calls.append(call)
+        await stack.realtime.wait_for_sessions(3)
+        stack.server.should_exit = True
+        for call in calls:
+            await call.wait_closed(timeout=15)
+    # After the server has stopped, every record was finalised with the reason.
+    calls_collection = mongo_client[database_name]["calls"]
+    records = [await calls_collection.find_one({"_id": c.call_sid}) for c in calls]
+    assert [r and r.get("end_reason") for r in records] == ["server_shutdown"] * 3
+    assert all(r["ended_at"] is not None for r in records)
+    assert call_tasks() == []
