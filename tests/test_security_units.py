@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from twilio.request_validator import RequestValidator
 from config.settings import Settings
 from services.twilio_service import StreamTokens, TwilioSignatures, connect_stream_twiml
 from utils.hinglish import mask_phone
-from utils.logger import configure_logging
+from utils.logger import configure_logging, flush_logging
 
 AUTH_TOKEN = "a" * 32
 BASE = {
@@ -83,16 +84,21 @@ def test_missing_setting_stops_startup_with_one_clear_line() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_logs_mask_phones_and_redact_secrets(capsys) -> None:
-    configure_logging(json_output=True)
-    structlog.get_logger("t").info(
-        "incoming",
-        caller="+919876543210",
-        note="call me on 98765 43210",
-        api_key="sk-live-123",
-        auth_token="tok",
-    )
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+def test_logs_mask_phones_and_redact_secrets() -> None:
+    stream = io.StringIO()
+    configure_logging(json_output=True, stream=stream)
+    try:
+        structlog.get_logger("t").info(
+            "incoming",
+            caller="+919876543210",
+            note="call me on 98765 43210",
+            api_key="sk-live-123",
+            auth_token="tok",
+        )
+        flush_logging()
+        line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    finally:
+        configure_logging(json_output=False)
     assert line["caller"] == "+91******3210"
     assert "98765 43210" not in line["note"] and line["note"].endswith("3210")
     assert line["api_key"] == "[redacted]" and line["auth_token"] == "[redacted]"

@@ -8,10 +8,13 @@ tasks write carries it.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import queue
 import re
 import sys
-from typing import Any
+from logging.handlers import QueueHandler, QueueListener
+from typing import Any, TextIO
 
 import structlog
 
@@ -52,7 +55,36 @@ def privacy_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) ->
     return {key: _scrub_item(key, value) for key, value in event_dict.items()}
 
 
-def configure_logging(*, json_output: bool, level: str = "INFO") -> None:
+_listener: QueueListener | None = None
+
+
+def _stop_listener() -> None:
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None
+
+
+atexit.register(_stop_listener)
+
+
+def configure_logging(*, json_output: bool, level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Render with structlog, hand the line to a queue, write it from a background thread.
+
+    The event loop only formats and enqueues; a slow stdout/pipe (log shipper) can never stall a call.
+    Uvicorn's and libraries' stdlib logs go through the same queue.
+    """
+    global _listener
+    _stop_listener()
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log_queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = QueueListener(log_queue, handler, respect_handler_level=False)
+    _listener.start()
+    root = logging.getLogger()
+    root.handlers = [QueueHandler(log_queue)]
+    root.setLevel(level)
+
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -60,12 +92,20 @@ def configure_logging(*, json_output: bool, level: str = "INFO") -> None:
         privacy_processor,
     ]
     renderer: Any = structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer(colors=False)
+    processors = [*shared, structlog.processors.format_exc_info, renderer] if json_output else [*shared, renderer]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer] if json_output else [*shared, renderer],
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=False,
     )
+
+
+def flush_logging() -> None:
+    """Write out everything queued so far (tests, shutdown)."""
+    if _listener is not None:
+        _listener.stop()
+        _listener.start()
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
