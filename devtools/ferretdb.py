@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-FERRETDB_BIN = REPO_ROOT / ".tools" / "bin" / "ferretdb"
+FERRETDB_BIN = REPO_ROOT / ".tools" / "bin" / ("ferretdb.exe" if os.name == "nt" else "ferretdb")
 
 
 def free_port() -> int:
