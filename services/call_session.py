@@ -131,9 +131,9 @@ class CallSession:
 
         self._end = asyncio.Event()
         self._end_reason = "unknown"
-        self._closed = False
+        self._closed = asyncio.Event()
         self._closing_started = False
-        self._apology_started = False
+        self._apology_reason: str | None = None
 
     # ----------------------------------------------------------------- lifecycle
     async def run(self) -> None:
@@ -168,12 +168,33 @@ class CallSession:
             self._end.set()
 
     async def close(self, reason: str) -> None:
-        """The one way a call ends. Idempotent; never raises."""
+        """The one way a call ends. Idempotent; a second caller waits for the first to finish."""
         if self._closing_started:
+            await self._closed.wait()
             return
         self._closing_started = True
         self._end_reason = self._end_reason if self._end.is_set() else reason
         self._end.set()
+        try:
+            await self._stop_tasks()
+            if self.rt is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.rt.close(), timeout=2)
+            if self.ws.client_state == WebSocketState.CONNECTED:
+                # Closing the stream with nothing after <Connect> in the TwiML ends the call (or, after a
+                # REST redirect, is simply the end of our leg).
+                with contextlib.suppress(Exception):
+                    await self.ws.close(code=1000)
+            self._finalize_record()
+            await self.recorder.close()
+        finally:
+            metrics.ACTIVE_CALLS.dec()
+            outcome = self.record.status if self.record.status != "in_progress" else "completed"
+            metrics.CALLS_TOTAL.labels(outcome=outcome).inc()
+            self._closed.set()
+            self.log.info("call_ended", reason=self._end_reason, duration_s=self.record.duration_s)
+
+    async def _stop_tasks(self) -> None:
         current = asyncio.current_task()
         to_cancel = [t for t in [*self._tasks, *self._tool_tasks] if t is not current]
         for task in to_cancel:
@@ -183,22 +204,6 @@ class CallSession:
             _, stuck = await asyncio.wait(to_cancel, timeout=CANCEL_GRACE_S)
             for task in stuck:
                 self.log.error("task_did_not_stop", task=task.get_name())
-        if self.rt is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.rt.close(), timeout=2)
-        if self.ws.client_state == WebSocketState.CONNECTED:
-            # Closing the stream with nothing after <Connect> in the TwiML ends the call (or, after a
-            # REST redirect, is simply the end of our leg).
-            with contextlib.suppress(Exception):
-                await self.ws.close(code=1000)
-        self._finalize_record()
-        await self.recorder.close()
-        metrics.ACTIVE_CALLS.dec()
-        metrics.CALLS_TOTAL.labels(
-            outcome=self.record.status if self.record.status != "in_progress" else "completed"
-        ).inc()
-        self._closed = True
-        self.log.info("call_ended", reason=self._end_reason, duration_s=self.record.duration_s)
 
     def _finalize_record(self) -> None:
         record = self.record
@@ -253,9 +258,9 @@ class CallSession:
 
     async def _fail_with_apology(self, reason: str) -> None:
         """Never dead air: the caller hears a short apology, then the call ends. Runs once."""
-        if self._apology_started or self._end.is_set():
+        if self._apology_reason is not None or self._end.is_set():
             return
-        self._apology_started = True
+        self._apology_reason = reason
         metrics.REALTIME_ERRORS.labels(code=reason).inc()
         self.record.status = "failed"
         self.record.realtime_errors.append(reason)
@@ -332,7 +337,7 @@ class CallSession:
                     self.log.warning("stream_message_oversized", size=len(text))
                     continue
                 if await self._handle_twilio_text(text):
-                    reason = "caller_hung_up" if not self.transfer_in_progress else "transferred"
+                    reason = self._reason_for_stop()
                     break
         except (WebSocketDisconnect, RuntimeError):
             pass
@@ -341,6 +346,12 @@ class CallSession:
             await self._fail_with_apology("realtime_disconnected")
             return
         self.end(reason)
+
+    def _reason_for_stop(self) -> str:
+        """Twilio also sends `stop` when we redirected the call ourselves: that is not a hang-up."""
+        if self.transfer_in_progress:
+            return "transferred"
+        return self._apology_reason or "caller_hung_up"
 
     async def _handle_twilio_text(self, text: str) -> bool:
         """Returns True when the stream has stopped."""
