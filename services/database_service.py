@@ -12,7 +12,7 @@ import secrets
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Generic, TypeVar
 
@@ -176,6 +176,22 @@ def _word_similarity(word: str, other: str) -> float:
     return fuzz.ratio(word, other)
 
 
+@dataclass
+class _SearchIndex:
+    """Folded names and aliases of every product, and the products of each subcategory."""
+
+    names: list[str] = field(default_factory=list)
+    owners: list[tuple[str, str]] = field(default_factory=list)  # (sku, display name) per entry of `names`
+    by_subcategory: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, document: dict[str, Any]) -> None:
+        sku, name = document["_id"], document["name"]
+        for text in [name, *document.get("hinglish_aliases", []), *document.get("hindi_aliases", [])]:
+            self.names.append(fold_for_search(text))
+            self.owners.append((sku, name))
+        self.by_subcategory.setdefault(document.get("subcategory", ""), []).append(sku)
+
+
 @dataclass(frozen=True)
 class ProductMatch:
     sku: str
@@ -186,41 +202,34 @@ class ProductMatch:
 class ProductRepository(_Repository[Product]):
     """Products, plus fuzzy search over names and aliases (English, Hinglish, Devanagari).
 
-    The search index (names only) is cached for `search_cache_ttl_s`: the catalogue changes rarely,
-    and loading it on every spoken query would dominate tool latency. Stock is always read fresh.
+    The search index (names, aliases and subcategories, no stock) is cached for `search_cache_ttl_s`:
+    the catalogue changes rarely, and loading it on every spoken query would dominate tool latency.
+    Products themselves, with their stock, are always read fresh by `_id`.
     """
 
     model = Product
     key = "sku"
-    indexes = (
-        IndexModel([("sku", ASCENDING)], unique=True, name="sku_unique"),
-        IndexModel([("subcategory", ASCENDING)], name="subcategory"),
-    )
+    indexes = (IndexModel([("sku", ASCENDING)], unique=True, name="sku_unique"),)
     min_score = 75.0
 
     def __init__(self, collection: AsyncCollection, search_cache_ttl_s: float = 60.0) -> None:
         super().__init__(collection)
         self._ttl = search_cache_ttl_s
-        self._names: list[str] = []  # folded search names
-        self._owners: list[tuple[str, str]] = []  # (sku, display name) for each search name
+        self._index = _SearchIndex()
         self._loaded_at = -float("inf")
         self._load_lock = asyncio.Lock()
 
-    async def _search_index(self) -> tuple[list[str], list[tuple[str, str]]]:
+    async def _search_index(self) -> _SearchIndex:
         if time.monotonic() - self._loaded_at < self._ttl:
-            return self._names, self._owners
+            return self._index
         async with self._load_lock:  # one reload even when many calls ask at once
             if time.monotonic() - self._loaded_at >= self._ttl:
-                names: list[str] = []
-                owners: list[tuple[str, str]] = []
-                projection = {"sku": 1, "name": 1, "hindi_aliases": 1, "hinglish_aliases": 1}
+                index = _SearchIndex()
+                projection = {"name": 1, "subcategory": 1, "hindi_aliases": 1, "hinglish_aliases": 1}
                 async for document in self.collection.find({}, projection):
-                    aliases = [*document.get("hinglish_aliases", []), *document.get("hindi_aliases", [])]
-                    for text in [document["name"], *aliases]:
-                        names.append(fold_for_search(text))
-                        owners.append((document["sku"], document["name"]))
-                self._names, self._owners, self._loaded_at = names, owners, time.monotonic()
-        return self._names, self._owners
+                    index.add(document)
+                self._index, self._loaded_at = index, time.monotonic()
+        return self._index
 
     def invalidate_search_cache(self) -> None:
         self._loaded_at = -float("inf")
@@ -230,9 +239,9 @@ class ProductRepository(_Repository[Product]):
         wanted = strip_fillers(query) or fold_for_search(query)
         if not wanted:
             return []
-        names, owners = await self._search_index()
+        index = await self._search_index()
         best: dict[str, tuple[float, float, str]] = {}
-        for text, (sku, name) in zip(names, owners, strict=True):
+        for text, (sku, name) in zip(index.names, index.owners, strict=True):
             score = match_score(wanted, text)
             if score < self.min_score:
                 continue
@@ -243,9 +252,12 @@ class ProductRepository(_Repository[Product]):
         return [ProductMatch(sku=sku, name=name, score=score) for sku, (score, _, name) in ordered[:limit]]
 
     async def alternatives_to(self, product: Product) -> list[Product]:
-        """Other products of the same type (subcategory), e.g. another pressure cooker."""
-        cursor = self.collection.find({"subcategory": product.subcategory, "_id": {"$ne": product.sku}})
-        return [Product.model_validate(document) async for document in cursor]
+        """Other products of the same type (subcategory), e.g. another pressure cooker. The cached
+        index names them, so each is read by `_id` (with fresh stock) instead of a collection scan."""
+        index = await self._search_index()
+        skus = [sku for sku in index.by_subcategory.get(product.subcategory, []) if sku != product.sku]
+        found = await asyncio.gather(*(self.get(sku) for sku in skus))
+        return [candidate for candidate in found if candidate is not None]
 
     async def upsert_many(self, items: Iterable[Product]) -> int:
         count = await super().upsert_many(items)
@@ -269,6 +281,7 @@ class TicketRepository(_Repository[Ticket]):
     key = "ticket_id"
     indexes = (
         IndexModel([("ticket_id", ASCENDING)], unique=True, name="ticket_id_unique"),
+        # A call's tickets (`open_for_call`, e.g. reusing its callback ticket after a failed transfer).
         IndexModel([("call_sid", ASCENDING), ("category", ASCENDING)], name="call_category"),
     )
     max_id_attempts = 8
@@ -308,9 +321,9 @@ class TicketRepository(_Repository[Ticket]):
                 continue
         raise TicketIdExhausted(f"no free ticket id after {self.max_id_attempts} attempts")
 
-    async def open_for_call(self, call_sid: str, category: str, order_id: str | None) -> Ticket | None:
-        """The same call's open ticket for the same issue: a retried tool call must not file it twice."""
-        query = {"call_sid": call_sid, "category": category, "order_id": order_id, "status": "open"}
+    async def open_for_call(self, call_sid: str, category: TicketCategory) -> Ticket | None:
+        """The call's open ticket of this category, if it filed one."""
+        query = {"call_sid": call_sid, "category": category, "status": "open"}
         return self._load(await self.collection.find_one(query))
 
 

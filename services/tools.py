@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 from pymongo.errors import PyMongoError
 
 from config.settings import Settings
-from models.commerce import Customer, Order, Product, TicketPriority, Transfer, utc_now
+from models.commerce import Customer, Order, Product, Ticket, TicketPriority, Transfer, utc_now
 from models.tools import (
     CheckProductAvailabilityArgs,
     CreateTicketArgs,
@@ -65,6 +65,9 @@ class ToolContext:
     verified_phones: set[str] = field(default_factory=set)  # owners whose orders this caller may hear
     failed_verifications: int = 0
     clock: Callable[[], datetime] = utc_now  # injectable so support hours can be tested
+    # Tickets filed in this call by (category, order id): a retried tool call must not file twice.
+    tickets: dict[tuple[str, str | None], Ticket] = field(default_factory=dict)
+    ticket_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def verification_locked(self) -> bool:
@@ -123,7 +126,8 @@ _SORRY_CANNOT = "Sorry, I cannot do that on this call."
 
 
 def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Pydantic's JSON schema minus what only costs tokens: titles, `null` branches, `default: null`.
+    """Pydantic's JSON schema minus what only costs tokens: titles, `null` branches, `default: null`,
+    string length limits (still enforced when arguments are validated).
 
     An optional argument becomes its plain type and is simply not `required`, which is how the
     Realtime model is used to seeing optional parameters.
@@ -142,6 +146,8 @@ def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
                 out[key] = {name: clean(prop) for name, prop in value.items()}
             else:
                 out[key] = clean(value)
+        for key in ("minLength", "maxLength"):
+            out.pop(key, None)
         branches = out.get("anyOf")
         if isinstance(branches, list) and {"type": "null"} in branches and len(branches) == 2:
             (inner,) = [branch for branch in branches if branch != {"type": "null"}]
@@ -295,7 +301,7 @@ def _items_text(order: Order) -> str:
 
 def order_view(order: Order, ctx: ToolContext, brief: bool = False) -> dict[str, Any]:
     """An order as the assistant should say it. `brief` drops courier details for lists."""
-    today = ctx.local_now().date()
+    now = ctx.local_now()
     total = format_inr(order.total_inr)
     view: dict[str, Any] = {
         "order_id": order.order_id,
@@ -305,11 +311,11 @@ def order_view(order: Order, ctx: ToolContext, brief: bool = False) -> dict[str,
         "items": _items_text(order),
         "total": total,
         "payment": _PAYMENT_TEXT[order.payment_method],
-        "placed_on": format_date_indian(order.placed_at.astimezone(ctx.local_now().tzinfo)),
+        "placed_on": format_date_indian(order.placed_at.astimezone(now.tzinfo)),
     }
     if order.status in _IN_TRANSIT and order.expected_delivery:
         view["expected_delivery"] = format_date_indian(order.expected_delivery)
-        if order.expected_delivery < today:
+        if order.expected_delivery < now.date():
             view["delayed"] = True
     if order.delivered_on:
         view["delivered_on"] = format_date_indian(order.delivered_on)
@@ -501,19 +507,22 @@ async def create_ticket(args: CreateTicketArgs, ctx: ToolContext) -> ToolReply:
     if args.category == "callback" and phone is None:
         return failure("phone_needed", "Please tell me a mobile number we can call you back on.")
 
-    # The model may retry a call it thinks failed; one open ticket per issue per call.
-    ticket = await ctx.db.tickets.open_for_call(ctx.call_sid, args.category, order_id)
-    already_existed = ticket is not None
-    if ticket is None:
-        ticket = await ctx.db.tickets.create(
-            category=args.category,
-            description=args.description,
-            priority=args.priority or _DEFAULT_PRIORITY.get(args.category, "medium"),
-            call_sid=ctx.call_sid,
-            phone=phone,
-            order_id=order_id,
-        )
-        log.info("ticket_created", call_sid=ctx.call_sid, ticket_id=ticket.ticket_id, category=ticket.category)
+    # The model may retry a call it thinks failed (or ask twice at once): one ticket per issue per call.
+    issue = (args.category, order_id)
+    async with ctx.ticket_lock:
+        ticket = ctx.tickets.get(issue)
+        already_existed = ticket is not None
+        if ticket is None:
+            ticket = await ctx.db.tickets.create(
+                category=args.category,
+                description=args.description,
+                priority=args.priority or _DEFAULT_PRIORITY.get(args.category, "medium"),
+                call_sid=ctx.call_sid,
+                phone=phone,
+                order_id=order_id,
+            )
+            ctx.tickets[issue] = ticket
+            log.info("ticket_created", call_sid=ctx.call_sid, ticket_id=ticket.ticket_id, category=ticket.category)
     out: dict[str, Any] = {
         "ticket_id": ticket.ticket_id,
         "ticket_id_spoken": speak_digits(ticket.ticket_id),

@@ -1,0 +1,95 @@
+"""Argument models of the assistant's tools; their JSON schemas are what the Realtime model sees.
+
+Ids, phone numbers, pincodes and quantities are plain strings "as the caller said them" (digits,
+Hindi or English number words, Devanagari): the tools normalise them with `utils.hinglish`, so a
+spoken "chaar aath do nau ek teen" is not rejected by schema validation before it can be understood.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from models.commerce import Department, TicketCategory, TicketPriority
+
+
+def _as_text(value: Any) -> Any:
+    # The model sometimes sends a number (482913) where we ask for the words the caller said.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    return value
+
+
+Spoken = Annotated[str, BeforeValidator(_as_text), Field(min_length=1, max_length=200)]
+
+
+class ToolArgs(BaseModel):
+    # Extra keys are ignored: a harmless extra argument should not cost the caller a failed turn.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_absent(cls, data: Any) -> Any:
+        # Models often send "" or null for an optional argument they mean to leave out.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None and not (isinstance(v, str) and not v.strip())}
+        return data
+
+
+class LookupOrderArgs(ToolArgs):
+    order_id: Spoken | None = Field(
+        default=None,
+        description=(
+            "Order number exactly as the caller said it; words are fine, e.g. 'ORD-482913', "
+            "'o r d four eight two nine one three', 'char aath do nau ek teen', '४८२९१३'. "
+            "Leave out to get the caller's own recent orders."
+        ),
+    )
+    verification: Spoken | None = Field(
+        default=None,
+        description=(
+            "Only after the tool asked for verification: the delivery pincode or the last four digits "
+            "of the phone number on the order, as the caller said it."
+        ),
+    )
+
+
+class CheckProductAvailabilityArgs(ToolArgs):
+    product_name: Spoken = Field(
+        description="Product as the caller named it, any language or script, e.g. 'pressure cooker', 'कुकर'."
+    )
+    pincode: Spoken | None = Field(
+        default=None,
+        description="Delivery pincode as the caller said it (words are fine). Leave out to use the caller's "
+        "registered pincode.",
+    )
+    quantity: Spoken | None = Field(
+        default=None, description="How many, as the caller said it, e.g. '2', 'do', 'teen'. Default 1."
+    )
+
+
+class CreateTicketArgs(ToolArgs):
+    category: TicketCategory = Field(description="Kind of issue. Use 'callback' for a call-back request.")
+    description: str = Field(
+        min_length=3, max_length=500, description="One or two sentences in English describing the issue."
+    )
+    order_id: Spoken | None = Field(default=None, description="Related order number as the caller said it.")
+    priority: TicketPriority | None = Field(
+        default=None, description="Leave out unless the caller's issue is clearly urgent."
+    )
+    callback_phone: Spoken | None = Field(
+        default=None,
+        description="Only if the caller wants a call back on a different number: that number as they said it.",
+    )
+
+
+class TransferToHumanArgs(ToolArgs):
+    reason: str = Field(min_length=3, max_length=300, description="One line: why the caller needs a human.")
+    department: Department = Field(default="general", description="Team best placed to help.")
+
+
+class EndCallArgs(ToolArgs):
+    reason: str | None = Field(
+        default=None, max_length=200, description="Why the call ends, e.g. 'issue resolved', 'caller said bye'."
+    )
