@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import orjson
+import structlog
 from fastapi import WebSocket
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -138,6 +139,9 @@ class CallSession:
     # ----------------------------------------------------------------- lifecycle
     async def run(self) -> None:
         """Own the call until it ends; always finishes through `close()`."""
+        # Every log line written by this call's tasks (tools, REST, records) carries its call sid:
+        # tasks created below inherit this context.
+        structlog.contextvars.bind_contextvars(call_sid=self.call_sid)
         metrics.ACTIVE_CALLS.inc()
         self.recorder.start()
         self.log.info("call_started", caller=self.caller, direction=self.record.direction)

@@ -4,6 +4,7 @@ answers with `function_call_output` + `response.create`, while audio keeps flowi
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 
 import pytest
@@ -11,7 +12,8 @@ import pytest
 from services.database_service import Database, seed_database
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import Script, Turn
-from tests.stack import DEMO_CALLER, LiveStack, live_stack
+from tests.stack import AUTH_TOKEN, DEMO_CALLER, LiveStack, live_stack
+from utils.logger import configure_logging, flush_logging
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -135,3 +137,26 @@ async def test_database_outage_gives_a_spoken_error_not_a_dead_call(stack: LiveS
     finally:
         await unreachable.close()
     stack.realtime.assert_clean()
+
+
+async def test_call_logs_carry_the_call_sid_and_never_a_raw_number(stack: LiveStack) -> None:
+    stream = io.StringIO()
+    configure_logging(json_output=True, stream=stream)
+    try:
+        call, _ = await run_turns(
+            stack,
+            [Turn(tool_calls=[("lookup_order", '{"order_id": "ORD-731205", "verification": "560034"}')])],
+        )
+        await call.hangup()
+        await call.wait_closed(timeout=5)
+        await asyncio.sleep(0.3)
+        flush_logging()
+    finally:
+        configure_logging(json_output=False)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    call_lines = [line for line in lines if line.get("event") in {"call_started", "tool_done", "verification_passed"}]
+    assert {line["event"] for line in call_lines} == {"call_started", "tool_done", "verification_passed"}
+    assert all(line.get("call_sid") == call.call_sid for line in call_lines)
+    text = stream.getvalue()
+    for raw in ("9876543210", "9812345678", "sk-test-key", AUTH_TOKEN):
+        assert raw not in text
