@@ -113,3 +113,9 @@ async def live_stack(mongo_uri: str, database_name: str, **settings_overrides: A
         await asyncio.wait_for(task, timeout=15)
         await rest.stop()
         await realtime.stop()
+
+
+async def wait_for_greeting(call: Any, timeout: float = 10.0) -> None:
+    """The greeting has arrived and fully played (`wait_playback_idle` alone returns at once before any audio)."""
+    await call.wait_for_media(timeout=timeout)
+    await call.wait_playback_idle(timeout=timeout)

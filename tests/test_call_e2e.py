@@ -14,7 +14,7 @@ from websockets.exceptions import InvalidStatus
 
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import Script, Turn
-from tests.stack import DEMO_CALLER, LiveStack, live_stack
+from tests.stack import DEMO_CALLER, LiveStack, live_stack, wait_for_greeting
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -177,7 +177,7 @@ async def test_realtime_unreachable_caller_hears_apology_and_call_ends(stack: Li
 async def test_realtime_drop_mid_call_apologises_instead_of_dead_air(stack: LiveStack) -> None:
     call = await start_call(stack)
     (session,) = await stack.realtime.wait_for_sessions(1)
-    await call.wait_playback_idle(timeout=10)
+    await wait_for_greeting(call)
     await session.disconnect(code=1011)
     update = await stack.rest.wait_for_call_update(call.call_sid, timeout=10)
     assert "<Say" in update.form["Twiml"]
@@ -189,7 +189,7 @@ async def test_realtime_drop_mid_call_apologises_instead_of_dead_air(stack: Live
 async def test_garbage_on_the_stream_is_dropped_and_the_call_continues(stack: LiveStack) -> None:
     call = await start_call(stack)
     (session,) = await stack.realtime.wait_for_sessions(1)
-    await call.wait_playback_idle(timeout=10)
+    await wait_for_greeting(call)
     ws = call.ws  # the simulator's raw socket: send what real Twilio never would
     await ws.send("not json at all")
     await ws.send('{"event": "media", "media": {"payload": 42}}')

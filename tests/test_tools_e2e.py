@@ -12,7 +12,7 @@ import pytest
 from services.database_service import Database, seed_database
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import Script, Turn
-from tests.stack import AUTH_TOKEN, DEMO_CALLER, LiveStack, live_stack
+from tests.stack import AUTH_TOKEN, DEMO_CALLER, LiveStack, live_stack, wait_for_greeting
 from utils.logger import configure_logging, flush_logging
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -33,7 +33,7 @@ async def run_turns(stack: LiveStack, turns: list[Turn], caller: str = DEMO_CALL
     call = await stack.sim.place_call(from_=caller)
     await call.connect_stream()
     (session,) = await stack.realtime.wait_for_sessions(1)
-    await call.wait_playback_idle(timeout=10)
+    await wait_for_greeting(call)
     for _ in turns:
         calls_before = len(session.function_outputs)
         expected = calls_before + len(turns[len(session.user_turns)].tool_calls)
