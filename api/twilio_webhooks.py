@@ -12,6 +12,7 @@ from api.deps import ServicesDep, get_services_ws, require_twilio_signature
 from models.twilio_stream import StartMessage, StartPayload
 from services import metrics
 from services.call_session import CallSession
+from services.openai_service import greeting_instructions
 from services.runtime import AppServices, build_call_dependencies
 from services.twilio_service import connect_stream_twiml
 from utils.logger import get_logger
@@ -41,6 +42,9 @@ async def incoming_call(request: Request, services: ServicesDep) -> Response:
     if purpose:
         parameters["purpose"] = purpose[:300]
     log.info("incoming_call", call_sid=call_sid, caller=parameters["caller"])
+    if services.preopened is not None:
+        greeting = greeting_instructions(services.agent, parameters["direction"], parameters.get("purpose"))
+        services.preopened.start(call_sid, lambda: services.open_conversation(greeting))
     twiml = connect_stream_twiml(services.settings.media_stream_url, parameters)
     return Response(content=twiml, media_type=TWIML_MEDIA_TYPE)
 

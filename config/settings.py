@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     openai_websocket_base_url: str | None = None
     openai_realtime_voice: str = "marin"
     openai_connect_timeout_s: float = Field(default=5.0, gt=0)
+    # Open the Realtime session (and start the greeting) when the voice webhook arrives, not when the
+    # media stream connects: the greeting is ready sooner. See bench/README.md.
+    openai_preopen: bool = True
 
     # Twilio
     twilio_account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")

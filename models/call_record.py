@@ -65,7 +65,7 @@ class Usage(BaseModel):
     cost_inr: float = 0.0
 
 
-CallStatus = Literal["in_progress", "completed", "transferred", "failed"]
+CallStatus = Literal["queued", "in_progress", "completed", "transferred", "failed"]
 
 
 class CallRecord(BaseModel):
@@ -89,4 +89,5 @@ class CallRecord(BaseModel):
     latencies: Latencies = Field(default_factory=Latencies)
     usage: Usage = Field(default_factory=Usage)
     realtime_errors: list[str] = Field(default_factory=list)
+    realtime_preopened: bool = False  # the Realtime session was opened at webhook time
     updated_at: datetime = Field(default_factory=utc_now)

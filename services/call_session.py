@@ -35,8 +35,9 @@ from models.call_record import CallRecord, ToolCallRecord, TranscriptLine, TurnL
 from models.twilio_stream import StartPayload, twilio_message_adapter
 from services import metrics
 from services.call_records import CallRecordWriter
-from services.openai_service import RealtimeConnector, build_session_config
+from services.openai_service import RealtimeConnector, greeting_instructions, start_conversation
 from services.playback import PlaybackLedger, mulaw_b64_duration_ms
+from services.realtime_preopen import PreopenedRealtime
 from services.twilio_service import clear_frame, mark_frame, media_frame
 from services.usage import add_usage
 from utils.logger import get_logger
@@ -61,6 +62,7 @@ class CallDependencies:
     on_action: Callable[[CallSession, str, Any], Awaitable[None]] | None = None
     # Side effects of a finished tool call that must not delay the conversation (e.g. an SMS).
     after_tool: Callable[[CallSession, Any], Awaitable[None]] | None = None
+    preopened: PreopenedRealtime | None = None
     apologise: Callable[[CallSession], Awaitable[bool]] | None = None
 
 
@@ -147,8 +149,7 @@ class CallSession:
         self.log.info("call_started", caller=self.caller, direction=self.record.direction)
         try:
             try:
-                self.rt = await self.deps.realtime.open()
-                await self._configure_realtime()
+                self.rt = await self._open_realtime()
             except Exception as error:  # connection refused, timeout, auth failure...
                 self.log.error("realtime_connect_failed", error=repr(error))
                 await self._fail_with_apology("realtime_connect_failed")
@@ -280,19 +281,18 @@ class CallSession:
         return "\n".join(lines)
 
     # ----------------------------------------------------------------- realtime setup
-    async def _configure_realtime(self) -> None:
-        assert self.rt is not None
+    async def _open_realtime(self) -> AsyncRealtimeConnection:
+        """Take the session pre-opened at webhook time if there is one, else open and configure it now."""
+        if self.deps.preopened is not None:
+            rt = await self.deps.preopened.claim(self.call_sid)
+            if rt is not None:
+                self.record.realtime_preopened = True
+                return rt
+        rt = await self.deps.realtime.open()
         tools = self.deps.tools.session_tools() if self.deps.tools is not None else []
-        session = build_session_config(self.settings, self.deps.agent, tools)
-        async with self._rt_lock:
-            await self.rt.session.update(session=session)  # type: ignore[arg-type]
-            await self.rt.response.create(response={"instructions": self._greeting_instructions()})
-
-    def _greeting_instructions(self) -> str:
-        greeting = self.deps.agent.greeting_instructions
-        if self.record.direction == "outbound" and self.record.purpose:
-            return f"This is an outbound call we placed. Purpose: {self.record.purpose}. {greeting}"
-        return greeting
+        greeting = greeting_instructions(self.deps.agent, self.record.direction, self.record.purpose)
+        await start_conversation(rt, self.settings, self.deps.agent, tools, greeting)
+        return rt
 
     # ----------------------------------------------------------------- sending
     async def send_to_twilio(self, text: str) -> None:

@@ -55,6 +55,20 @@ def build_session_config(settings: Settings, agent: AgentConfig, tools: list[dic
     }
 
 
+def greeting_instructions(agent: AgentConfig, direction: str, purpose: str | None) -> str:
+    if direction == "outbound" and purpose:
+        return f"This is an outbound call we placed. Purpose: {purpose}. {agent.greeting_instructions}"
+    return agent.greeting_instructions
+
+
+async def start_conversation(
+    rt: AsyncRealtimeConnection, settings: Settings, agent: AgentConfig, tools: list[dict[str, Any]], greeting: str
+) -> None:
+    """Configure the session, then ask for the greeting: the assistant speaks first."""
+    await rt.session.update(session=build_session_config(settings, agent, tools))  # type: ignore[arg-type]
+    await rt.response.create(response={"instructions": greeting})
+
+
 class RealtimeConnector:
     """Opens one Realtime connection per call; the AsyncOpenAI client is shared by the process."""
 

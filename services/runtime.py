@@ -10,12 +10,14 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from pymongo import AsyncMongoClient
 
 from config.agent_config import DEFAULT_AGENT_CONFIG, AgentConfig
 from config.settings import Settings
 from services.call_records import CALLS_COLLECTION, CallRecordWriter
-from services.openai_service import RealtimeConnector
+from services.openai_service import RealtimeConnector, start_conversation
+from services.realtime_preopen import PreopenedRealtime
 from services.twilio_rest import TwilioRest
 from services.twilio_service import StreamTokens, TwilioSignatures
 from utils.logger import get_logger
@@ -39,6 +41,7 @@ class AppServices:
     signatures: TwilioSignatures
     stream_tokens: StreamTokens
     tools: ToolRegistry
+    preopened: PreopenedRealtime | None = None
     sessions: set[CallSession] = field(default_factory=set)
 
     @property
@@ -65,7 +68,19 @@ class AppServices:
                     timeout_s,
                 )
 
+    async def open_conversation(self, greeting: str) -> AsyncRealtimeConnection:
+        """A configured Realtime session whose greeting is already under way."""
+        rt = await self.realtime.open()
+        try:
+            await start_conversation(rt, self.settings, self.agent, self.tools.session_tools(), greeting)
+        except BaseException:
+            await rt.close()
+            raise
+        return rt
+
     async def aclose(self) -> None:
+        if self.preopened is not None:
+            await self.preopened.aclose()
         await self.realtime.aclose()
         await self.twilio_rest.aclose()
         await self.mongo.close()
@@ -86,6 +101,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         signatures=TwilioSignatures(settings),
         stream_tokens=StreamTokens(settings.twilio_auth_token.get_secret_value(), settings.stream_token_ttl_s),
         tools=build_tool_registry(),
+        preopened=PreopenedRealtime() if settings.openai_preopen else None,
     )
 
 
@@ -115,5 +131,6 @@ def build_call_dependencies(services: AppServices) -> CallDependencies:
         new_tool_context=new_tool_context,
         on_action=actions.run,
         after_tool=actions.after_tool,
+        preopened=services.preopened,
         apologise=actions.apologise,
     )

@@ -21,9 +21,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 BYTES_PER_MS = 8
 
 
-@pytest.fixture
-async def stack(mongo_uri: str, database_name: str):
-    async with live_stack(mongo_uri, database_name) as running:
+@pytest.fixture(params=[True, False], ids=["preopened", "opened-at-stream"])
+async def stack(request, mongo_uri: str, database_name: str):
+    async with live_stack(mongo_uri, database_name, openai_preopen=request.param) as running:
         yield running
 
 
@@ -95,6 +95,7 @@ async def test_full_call_greeting_answer_barge_in_hangup(stack: LiveStack) -> No
     # The call record is written off the audio path and finalised at the end.
     record = await _wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
     assert record["end_reason"] == "caller_hung_up"
+    assert record["realtime_preopened"] is stack.settings.openai_preopen
     assert record["latencies"]["greeting_ms"] > 0
     assert record["latencies"]["barge_ins"] == 1
     caller_lines = [line["text"] for line in record["transcript"] if line["role"] == "caller"]
@@ -124,19 +125,25 @@ async def test_unsigned_or_wrongly_signed_requests_are_refused(stack: LiveStack)
     forged = stack.sim.sign("https://attacker.example.com/incoming-call", params)
     assert (await stack.sim.post_webhook("/incoming-call", params, signature=forged)).status_code == 403
 
+    await asyncio.sleep(0.2)
+    assert stack.realtime.sessions == [], "no Realtime session for a refused webhook"
+
+    # A signed webhook may pre-open a Realtime session, but a stream that fails the handshake
+    # signature or carries another call's token is closed before it can use it.
     call = await stack.sim.place_call(from_=DEMO_CALLER)
     with pytest.raises(InvalidStatus) as refused:
         await call.connect_stream(signature="bm90LWEtc2lnbmF0dXJl")
     assert refused.value.response.status_code == 403
-
-    # A correctly signed handshake with a token for another call is closed before any OpenAI session.
     other = await stack.sim.place_call(from_=DEMO_CALLER)
     await call.connect_stream(tamper_params={"token": other.custom_parameters["token"]})
     assert await call.wait_closed(timeout=5) == 1008
     await other.connect_stream(tamper_params={"token": None})
     assert await other.wait_closed(timeout=5) == 1008
-    await asyncio.sleep(0.2)
-    assert stack.realtime.sessions == []
+    await asyncio.sleep(0.3)
+    assert len(stack.realtime.sessions) <= 2  # at most the two legitimate webhooks' pre-opened sessions
+    for session in stack.realtime.sessions:
+        assert not [e for e in session.received if e["type"] == "input_audio_buffer.append"]
+    assert stack.services.sessions == set()
 
 
 async def test_twenty_simultaneous_calls_each_hear_only_their_own_audio(stack: LiveStack) -> None:
