@@ -1,0 +1,131 @@
+"""`transfer_to_human` and `end_call`: the tools whose actions the bridge carries out after speech."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import time as clock_time
+from typing import Any
+
+import structlog
+from pymongo.errors import PyMongoError
+
+from config.settings import Settings
+from models.commerce import Transfer
+from models.tools import (
+    EndCallArgs,
+    TransferToHumanArgs,
+)
+from services.tools.registry import ToolContext, ToolReply, failure, success
+
+log = structlog.get_logger(__name__)
+
+
+# ------------------------------------------------------------------------------------------ transfer
+
+_SUMMARY_MAX_CHARS = 400
+
+
+def _parse_hhmm(value: str) -> clock_time:
+    hours, minutes = (int(part) for part in value.split(":"))
+    return clock_time.max if (hours, minutes) == (24, 0) else clock_time(hours, minutes)
+
+
+def _speak_time(value: clock_time) -> str:
+    if value == clock_time.max:
+        return "midnight"
+    hour = value.hour % 12 or 12
+    suffix = "AM" if value.hour < 12 else "PM"
+    return f"{hour} {suffix}" if value.minute == 0 else f"{hour}:{value.minute:02d} {suffix}"
+
+
+def within_support_hours(now_local: datetime, settings: Settings) -> bool:
+    start, end = _parse_hhmm(settings.support_hours_start), _parse_hhmm(settings.support_hours_end)
+    current = now_local.time().replace(tzinfo=None)
+    if start <= end:
+        return start <= current < end
+    return current >= start or current < end  # window across midnight, e.g. 21:00-06:00
+
+
+def support_hours_text(settings: Settings) -> str:
+    start, end = _parse_hhmm(settings.support_hours_start), _parse_hhmm(settings.support_hours_end)
+    return f"{_speak_time(start)} to {_speak_time(end)}"
+
+
+def _call_summary(ctx: ToolContext) -> str:
+    try:
+        summary = ctx.conversation_summary() or ""
+    except Exception:  # the summary is a nicety; the transfer must not fail because of it
+        log.exception("conversation_summary_failed", call_sid=ctx.call_sid)
+        summary = ""
+    summary = " ".join(summary.split())
+    return summary if len(summary) <= _SUMMARY_MAX_CHARS else summary[: _SUMMARY_MAX_CHARS - 1] + "…"
+
+
+_OFFER_CALLBACK = "Offer a callback ticket: create_ticket with category 'callback'."
+
+
+async def transfer_to_human(args: TransferToHumanArgs, ctx: ToolContext) -> ToolReply:
+    settings = ctx.settings
+    if settings.human_agent_number is None:
+        return failure(
+            "transfer_unavailable",
+            "Our support team is not available on call right now, but I can arrange a call back.",
+            why="no_agent_available",
+            next_step=_OFFER_CALLBACK,
+        )
+    if not within_support_hours(ctx.local_now(), settings):
+        hours = support_hours_text(settings)
+        return failure(
+            "transfer_unavailable",
+            f"Our support team is available from {hours}. I can arrange a call back in those hours.",
+            why="outside_support_hours",
+            support_hours=hours,
+            next_step=_OFFER_CALLBACK,
+        )
+    summary = _call_summary(ctx)
+    recorded = True
+    try:
+        transfer, created = await ctx.db.transfers.request(
+            call_sid=ctx.call_sid,
+            phone=ctx.caller_phone,
+            reason=args.reason,
+            department=args.department,
+            summary=summary,
+        )
+    except PyMongoError as error:
+        # A person can still help when our records are down: move the call, flag the missing record.
+        log.warning("transfer_record_failed", call_sid=ctx.call_sid, error=type(error).__name__)
+        transfer = Transfer(call_sid=ctx.call_sid, reason=args.reason, department=args.department, summary=summary)
+        created, recorded = True, False
+    if transfer.status in ("failed", "unavailable"):
+        return failure(
+            "transfer_unavailable",
+            "Sorry, I could not connect you to our team on this call, but I can arrange a call back.",
+            why="transfer_failed_earlier",
+            next_step=_OFFER_CALLBACK,
+        )
+    if created:
+        log.info("transfer_requested", call_sid=ctx.call_sid, department=transfer.department)
+    out: dict[str, Any] = {
+        "transfer_status": transfer.status,
+        "department": transfer.department,
+        "reason": transfer.reason,
+        "summary": transfer.summary,
+        "message_for_caller": "I am connecting you to our support team now. Please stay on the line.",
+    }
+    if not created:
+        out["already_requested"] = True
+    if not recorded:
+        out["recorded"] = False
+    return success(action="transfer", **out)
+
+
+# ------------------------------------------------------------------------------------------ end_call
+
+
+async def end_call(args: EndCallArgs, ctx: ToolContext) -> ToolReply:
+    log.info("end_call_requested", call_sid=ctx.call_sid, reason=args.reason)
+    return success(
+        action="end_call",
+        next_step="Say one short, warm goodbye in the caller's language. The call ends after it.",
+    )

@@ -1,0 +1,251 @@
+"""Tool plumbing: the per-call context, results, and the registry (JSON schemas + safe dispatch).
+
+`ToolRegistry.execute` is the only entry point the call bridge uses. It never raises (except
+`CancelledError`): bad JSON, invalid arguments, unknown tools, database errors and timeouts all come
+back as a short structured result the assistant can speak about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import structlog
+from pydantic import BaseModel, Field, ValidationError
+from pymongo.errors import PyMongoError
+
+from config.settings import Settings
+from models.commerce import Ticket, utc_now
+from services.database_service import Database
+
+log = structlog.get_logger(__name__)
+
+Action = Literal["transfer", "end_call"]
+
+
+# ------------------------------------------------------------------------------------------ context
+
+
+@dataclass
+class ToolContext:
+    """Everything a tool may know about the call it runs in; one per call, owned by the call session."""
+
+    call_sid: str
+    caller_phone: str | None  # E.164 from Twilio "From"
+    db: Database
+    settings: Settings
+    conversation_summary: Callable[[], str]
+    verified_phones: set[str] = field(default_factory=set)  # owners whose orders this caller may hear
+    failed_verifications: int = 0
+    clock: Callable[[], datetime] = utc_now  # injectable so support hours can be tested
+    # Tickets filed in this call by (category, order id): a retried tool call must not file twice.
+    tickets: dict[tuple[str, str | None], Ticket] = field(default_factory=dict)
+    ticket_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def verification_locked(self) -> bool:
+        return self.failed_verifications >= self.settings.max_verification_attempts
+
+    def may_see(self, owner_phone: str) -> bool:
+        return owner_phone == self.caller_phone or owner_phone in self.verified_phones
+
+    def local_now(self) -> datetime:
+        return self.clock().astimezone(ZoneInfo(self.settings.support_timezone))
+
+
+# ------------------------------------------------------------------------------------------ results
+
+
+@dataclass(frozen=True)
+class ToolReply:
+    """What a tool function returns: the output for the model, an error code, an action for the bridge."""
+
+    output: dict[str, Any]
+    error: str | None = None
+    action: Action | None = None
+
+
+def success(action: Action | None = None, **fields: Any) -> ToolReply:
+    return ToolReply(output={"ok": True, **fields}, action=action)
+
+
+def failure(error: str, message_for_caller: str, **fields: Any) -> ToolReply:
+    return ToolReply(
+        output={"ok": False, "error": error, "message_for_caller": message_for_caller, **fields}, error=error
+    )
+
+
+class ToolResult(BaseModel):
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    ok: bool
+    output: dict[str, Any]  # function_call_output for the model (the bridge JSON-dumps it)
+    error: str | None = None
+    duration_ms: float
+    action: Action | None = None  # the bridge acts on it after the spoken line
+    started_at: datetime = Field(default_factory=utc_now)
+
+
+ToolFunc = Callable[[Any, ToolContext], Awaitable[ToolReply | dict[str, Any]]]
+
+_SORRY_REPEAT = "Sorry, I did not get that clearly. Could you please say it again?"
+_SORRY_SYSTEM = "Sorry, our system is not responding right now. Please try again in a few minutes."
+_SORRY_SLOW = "Sorry, our system is taking too long right now. Shall I try once more?"
+_SORRY_CANNOT = "Sorry, I cannot do that on this call."
+
+
+# ------------------------------------------------------------------------------------------ registry
+
+
+def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Pydantic's JSON schema minus what only costs tokens: titles, `null` branches, `default: null`,
+    string length limits (still enforced when arguments are validated).
+
+    An optional argument becomes its plain type and is simply not `required`, which is how the
+    Realtime model is used to seeing optional parameters.
+    """
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, list):
+            return [clean(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "title":
+                continue
+            if key == "properties":  # keys here are argument names, which may be "title"
+                out[key] = {name: clean(prop) for name, prop in value.items()}
+            else:
+                out[key] = clean(value)
+        for key in ("minLength", "maxLength"):
+            out.pop(key, None)
+        branches = out.get("anyOf")
+        if isinstance(branches, list) and {"type": "null"} in branches and len(branches) == 2:
+            (inner,) = [branch for branch in branches if branch != {"type": "null"}]
+            del out["anyOf"]
+            out = {**inner, **out}
+        if "default" in out and out["default"] is None:
+            del out["default"]
+        return out
+
+    cleaned = clean(schema)
+    cleaned["additionalProperties"] = False
+    cleaned.setdefault("properties", {})
+    return cleaned
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    args_model: type[BaseModel]
+    func: ToolFunc
+    schema: dict[str, Any]
+
+
+class ToolRegistry:
+    def __init__(self) -> None:
+        self._tools: dict[str, ToolSpec] = {}
+
+    def register(self, name: str, description: str, args_model: type[BaseModel], func: ToolFunc) -> None:
+        if name in self._tools:
+            raise ValueError(f"tool {name!r} is already registered")
+        schema = compact_schema(args_model.model_json_schema())
+        self._tools[name] = ToolSpec(name, description, args_model, func, schema)
+
+    def tool(self, name: str, description: str, args_model: type[BaseModel]) -> Callable[[ToolFunc], ToolFunc]:
+        """Decorator form of `register`."""
+
+        def decorator(func: ToolFunc) -> ToolFunc:
+            self.register(name, description, args_model, func)
+            return func
+
+        return decorator
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def session_tools(self) -> list[dict[str, Any]]:
+        """The `tools` of the Realtime `session.update`."""
+        return [
+            {"type": "function", "name": spec.name, "description": spec.description, "parameters": spec.schema}
+            for spec in self._tools.values()
+        ]
+
+    async def execute(
+        self, call_id: str, name: str, arguments_json: str, ctx: ToolContext, timeout_s: float
+    ) -> ToolResult:
+        """Validate, run with a timeout, and turn every failure into a structured result. Never raises
+        (except `CancelledError`, so the call session can still cancel its tool tasks)."""
+        started_at = utc_now()
+        start = time.perf_counter()
+        arguments: dict[str, Any] = {}
+        try:
+            arguments = _parse_arguments(arguments_json)
+            reply = await self._run(name, arguments, ctx, timeout_s)
+        except asyncio.CancelledError:
+            raise
+        except _BadArguments as error:
+            arguments = {"_raw": (arguments_json or "")[:200]}
+            reply = failure("invalid_arguments", _SORRY_REPEAT, detail=str(error))
+        except ValidationError as error:
+            reply = failure("invalid_arguments", _SORRY_REPEAT, detail=_validation_detail(error))
+        except PyMongoError as error:
+            log.warning("tool_database_error", tool=name, call_sid=ctx.call_sid, error=type(error).__name__)
+            reply = failure("database_error", _SORRY_SYSTEM)
+        except TimeoutError:
+            log.warning("tool_timeout", tool=name, call_sid=ctx.call_sid, timeout_s=timeout_s)
+            reply = failure("timeout", _SORRY_SLOW)
+        except Exception:
+            log.exception("tool_crashed", tool=name, call_sid=ctx.call_sid)
+            reply = failure("internal_error", _SORRY_SYSTEM)
+        return ToolResult(
+            call_id=call_id,
+            name=name,
+            arguments=arguments,
+            ok=reply.error is None,
+            output=reply.output,
+            error=reply.error,
+            duration_ms=(time.perf_counter() - start) * 1000,
+            action=reply.action,
+            started_at=started_at,
+        )
+
+    async def _run(self, name: str, arguments: dict[str, Any], ctx: ToolContext, timeout_s: float) -> ToolReply:
+        spec = self._tools.get(name)
+        if spec is None:
+            return failure("unknown_tool", _SORRY_CANNOT, detail=f"available tools: {', '.join(self._tools)}")
+        args = spec.args_model.model_validate(arguments)
+        async with asyncio.timeout(timeout_s):
+            reply = await spec.func(args, ctx)
+        return reply if isinstance(reply, ToolReply) else success(**reply)
+
+
+class _BadArguments(ValueError):
+    pass
+
+
+def _parse_arguments(arguments_json: str | None) -> dict[str, Any]:
+    if arguments_json is None or not arguments_json.strip():
+        return {}  # a tool without arguments may arrive as ""
+    try:
+        value = json.loads(arguments_json)
+    except ValueError as error:
+        raise _BadArguments("arguments are not valid JSON") from error
+    if not isinstance(value, dict):
+        raise _BadArguments("arguments must be a JSON object")
+    return value
+
+
+def _validation_detail(error: ValidationError) -> str:
+    parts = [f"{'.'.join(map(str, item['loc'])) or 'arguments'}: {item['msg']}" for item in error.errors()]
+    return "; ".join(parts)[:300]
