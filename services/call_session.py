@@ -31,13 +31,14 @@ from websockets.exceptions import ConnectionClosed
 
 from config.agent_config import AgentConfig
 from config.settings import Settings
-from models.call_record import CallRecord, ToolCallRecord, TranscriptLine, TurnLatency, utc_now
+from models.call_record import CallRecord, ToolCallRecord, TurnLatency, utc_now
 from models.twilio_stream import StartPayload, twilio_message_adapter
 from services import metrics
 from services.call_records import CallRecordWriter
 from services.openai_service import RealtimeConnector, greeting_instructions, start_conversation
 from services.playback import PlaybackLedger, mulaw_b64_duration_ms
 from services.realtime_preopen import PreopenedRealtime
+from services.transcript import Transcript
 from services.twilio_service import clear_frame, mark_frame, media_frame
 from services.usage import add_usage
 from utils.logger import get_logger
@@ -116,8 +117,7 @@ class CallSession:
         self._timings: dict[str, _ResponseTiming] = {}
         self._last_speech_stopped_at: float | None = None
         self._greeting_measured = False
-        self._assistant_lines: dict[str, TranscriptLine] = {}
-        self._heard_fraction: dict[str, float] = {}  # interrupted items: share of their audio heard
+        self.transcript = Transcript(self.record.transcript)
 
         # A pending action (transfer / end_call) runs once its spoken line has fully played.
         self.pending_action: tuple[str, Any] | None = None
@@ -277,8 +277,7 @@ class CallSession:
 
     def conversation_summary(self, max_lines: int = 12) -> str:
         """The last lines of the conversation, for a transfer summary."""
-        lines = [f"{line.role}: {line.text}" for line in self.record.transcript if line.text][-max_lines:]
-        return "\n".join(lines)
+        return self.transcript.summary(max_lines)
 
     # ----------------------------------------------------------------- realtime setup
     async def _open_realtime(self) -> AsyncRealtimeConnection:
@@ -477,7 +476,8 @@ class CallSession:
                 "audio_end_ms": interruption.audio_end_ms,
             }
         )
-        self._cut_assistant_line(interruption.item_id, interruption.audio_end_ms, interruption.sent_ms)
+        self.transcript.interrupted(interruption.item_id, interruption.audio_end_ms, interruption.sent_ms)
+        self.recorder.touch()
         self.log.info(
             "barge_in",
             item_id=interruption.item_id,
@@ -521,40 +521,12 @@ class CallSession:
             await self._maybe_run_pending_action()
 
     async def _on_caller_transcript(self, event: Any) -> None:
-        text = (event.transcript or "").strip()
-        if text:
-            self.record.transcript.append(TranscriptLine(role="caller", text=text, item_id=event.item_id))
+        if self.transcript.add_caller(event.item_id, event.transcript):
             self.recorder.touch()
 
     async def _on_assistant_transcript(self, event: Any) -> None:
-        text = (event.transcript or "").strip()
-        if not text or event.item_id in self._assistant_lines:
-            return
-        line = TranscriptLine(role="assistant", text=text, item_id=event.item_id)
-        self._assistant_lines[event.item_id] = line
-        self.record.transcript.append(line)
-        if event.item_id in self._heard_fraction:
-            self._cut_line(line, self._heard_fraction[event.item_id])
-        self.recorder.touch()
-
-    def _cut_assistant_line(self, item_id: str, heard_ms: int, sent_ms: float) -> None:
-        """Keep only the part of an interrupted line the caller heard (proportional to audio heard).
-
-        The transcript may arrive before the interruption (audio generated faster than it plays) or
-        after it (the cancelled response's transcript), so the fraction is kept for either order.
-        """
-        fraction = min(max(heard_ms / sent_ms, 0.0), 1.0) if sent_ms else 0.0
-        self._heard_fraction[item_id] = fraction
-        line = self._assistant_lines.get(item_id)
-        if line is not None:
-            self._cut_line(line, fraction)
+        if self.transcript.add_assistant(event.item_id, event.transcript):
             self.recorder.touch()
-
-    @staticmethod
-    def _cut_line(line: TranscriptLine, fraction: float) -> None:
-        words = line.text.split()
-        line.text = " ".join(words[: round(len(words) * fraction)])
-        line.interrupted = True
 
     async def _on_error(self, event: Any) -> None:
         error = event.error
