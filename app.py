@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from api import admin, health, twilio_webhooks
+from api import admin, health, twilio_callbacks, twilio_webhooks
 from config.settings import Settings, get_settings
 from services.runtime import build_services
 from utils.logger import configure_logging, get_logger
@@ -52,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(twilio_webhooks.router)
+    app.include_router(twilio_callbacks.router)
     app.include_router(admin.router)
     app.include_router(health.router)
     return app

@@ -46,13 +46,32 @@ class TwilioRest:
                 return False
             raise
 
-    async def create_call(self, to: str, twiml: str, status_callback: str | None = None) -> str:
-        kwargs: dict[str, object] = {"to": to, "from_": self._settings.twilio_phone_number, "twiml": twiml}
+    async def create_call(
+        self,
+        to: str,
+        twiml: str | None = None,
+        status_callback: str | None = None,
+        *,
+        url: str | None = None,
+    ) -> tuple[str, str]:
+        """Place an outbound call; returns (call sid, Twilio status, e.g. "queued").
+
+        Exactly one of `twiml` (inline) or `url` (Twilio fetches our voice webhook when answered).
+        """
+        if (twiml is None) == (url is None):
+            raise ValueError("pass exactly one of twiml or url")
+        kwargs: dict[str, object] = {"to": to, "from_": self._settings.twilio_phone_number}
+        if twiml is not None:
+            kwargs["twiml"] = twiml
+        else:
+            kwargs["url"] = url
+            kwargs["method"] = "POST"
         if status_callback:
             kwargs["status_callback"] = status_callback
+            kwargs["status_callback_method"] = "POST"
             kwargs["status_callback_event"] = ["initiated", "ringing", "answered", "completed"]
         call = await self._client.calls.create_async(**kwargs)
-        return str(call.sid)
+        return str(call.sid), str(call.status or "queued")
 
     async def send_sms(self, to: str, body: str) -> str:
         message = await self._client.messages.create_async(to=to, from_=self._settings.twilio_phone_number, body=body)

@@ -1,0 +1,183 @@
+"""Twilio callbacks after the media stream: the transfer whisper and result, and call status updates.
+
+Every request is signature-checked (403 otherwise) before anything else is read.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from pymongo.errors import PyMongoError
+from twilio.twiml.voice_response import VoiceResponse
+
+from api.deps import ServicesDep, require_twilio_signature
+from api.twilio_webhooks import TWIML_MEDIA_TYPE
+from models.call_record import CallRecord, CallStatus, utc_now
+from services import metrics
+from services.call_actions import CallActions, whisper_token_subject
+from utils.hinglish import speak_digits
+from utils.logger import get_logger
+
+log = get_logger(__name__)
+router = APIRouter(tags=["twilio"])
+
+_TWIML = {200: {"content": {TWIML_MEDIA_TYPE: {}}}, 403: {"description": "Invalid Twilio signature"}}
+TERMINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+# Said to the caller (Twilio TTS, hi-IN) when no agent took the transfer.
+NO_AGENT_WITH_TICKET = (
+    "Maaf kijiye, abhi hamari team mein koi bhi available nahi hai. Aapka callback ticket number hai {ticket}. "
+    "Phir se: {ticket}. Hamari team jald hi aapko call karegi. Dhanyavaad."
+)
+NO_AGENT_NO_TICKET = (
+    "Maaf kijiye, abhi hamari team mein koi bhi available nahi hai. Kripya thodi der baad dobara call karein. "
+    "Dhanyavaad."
+)
+
+
+def _twiml(response: VoiceResponse) -> Response:
+    return Response(content=str(response), media_type=TWIML_MEDIA_TYPE)
+
+
+def _call_sid_param(request: Request, form: dict[str, str]) -> str:
+    """The call sid from our signed URL; the form's CallSid (the parent call) must agree."""
+    call_sid = request.query_params.get("call_sid") or form.get("CallSid", "")
+    if not call_sid.startswith("CA") or form.get("CallSid", call_sid) != call_sid:
+        raise HTTPException(status_code=400, detail="call_sid missing or inconsistent")
+    return call_sid
+
+
+@router.post("/whisper", response_class=Response, responses=_TWIML)
+async def whisper(request: Request, services: ServicesDep) -> Response:
+    """`<Number url>`: runs on the agent's leg once answered, before bridging. Says who is waiting and why."""
+    await require_twilio_signature(request, services)
+    call_sid = request.query_params.get("call_sid", "")
+    token = request.query_params.get("token", "")
+    if not call_sid.startswith("CA") or not services.stream_tokens.verify(whisper_token_subject(call_sid), token):
+        metrics.STREAMS_REJECTED.labels(reason="bad_whisper_token").inc()
+        log.warning("whisper_rejected", call_sid=call_sid[:34])
+        raise HTTPException(status_code=403, detail="Invalid or expired token")
+    response = VoiceResponse()
+    response.say(await CallActions(services).whisper_text(call_sid), language="en-IN")
+    return _twiml(response)  # nothing after the <Say>: Twilio bridges the two legs
+
+
+@router.post("/transfer-result", response_class=Response, responses=_TWIML)
+async def transfer_result(request: Request, services: ServicesDep) -> Response:
+    """`<Dial action>`: the agent answered (connected) or not (callback ticket, told to the caller)."""
+    form = await require_twilio_signature(request, services)
+    call_sid = _call_sid_param(request, form)
+    dial_status = form.get("DialCallStatus", "failed")[:32]
+    outcome = await CallActions(services).finish_transfer(call_sid, dial_status)
+    response = VoiceResponse()
+    if outcome.connected:
+        return _twiml(response)  # the agent talked to the caller; nothing left to do
+    if outcome.ticket_id:
+        text = NO_AGENT_WITH_TICKET.format(ticket=speak_digits(outcome.ticket_id))
+    else:
+        text = NO_AGENT_NO_TICKET
+    response.say(text, language="hi-IN")
+    response.hangup()
+    return _twiml(response)
+
+
+# ------------------------------------------------------------------------------------------ call status
+
+
+def _int_param(value: str | None) -> int | None:
+    return int(value) if value is not None and value.strip().isdigit() else None
+
+
+def _timestamp(value: str | None) -> datetime:
+    """Twilio's RFC 2822 `Timestamp`; now if absent or malformed."""
+    if value:
+        try:
+            return email.utils.parsedate_to_datetime(value).astimezone(UTC)
+        except (TypeError, ValueError):
+            pass
+    return utc_now()
+
+
+def _status_for_new_record(twilio_status: str) -> CallStatus:
+    if twilio_status in ("busy", "failed", "no-answer", "canceled"):
+        return "failed"
+    if twilio_status == "completed":
+        return "completed"
+    return "in_progress" if twilio_status == "in-progress" else "queued"
+
+
+def _minimal_record(form: dict[str, str], fields: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """A call we never saw a stream for, e.g. an outbound call that was not answered."""
+    twilio_status = form["CallStatus"]
+    record = CallRecord(
+        call_sid=form["CallSid"],
+        from_number=form.get("From") or None,
+        to_number=form.get("To") or None,
+        direction="outbound" if form.get("Direction", "").startswith("outbound") else "inbound",
+        status=_status_for_new_record(twilio_status),
+        started_at=at,
+        ended_at=at if twilio_status in TERMINAL_STATUSES else None,
+        end_reason=twilio_status if twilio_status in TERMINAL_STATUSES else None,
+    )
+    return {**record.model_dump(), **fields}
+
+
+async def _apply_status(services: Any, form: dict[str, str], fields: dict[str, Any], seq: int | None) -> bool:
+    """Set the status fields unless a newer callback (higher SequenceNumber) got there first.
+
+    Returns False for a stale callback. Callbacks may arrive out of order and concurrently, so the
+    ordering is decided by the database (a conditional update), never by reading first.
+    """
+    calls, call_sid = services.calls, form["CallSid"]
+    newer: dict[str, Any] = {"_id": call_sid}
+    if seq is not None:
+        newer["$or"] = [{"twilio_status_seq": None}, {"twilio_status_seq": {"$lt": seq}}]
+    update = {"$set": {**fields, "updated_at": utc_now()}}
+    if (await calls.update_one(newer, update)).matched_count:
+        return True
+    new_record = _minimal_record(form, fields, _timestamp(form.get("Timestamp")))
+    if (await calls.update_one({"_id": call_sid}, {"$setOnInsert": new_record}, upsert=True)).upserted_id:
+        return True
+    # It exists: stale, or inserted by a concurrent callback between our two writes.
+    return (await calls.update_one(newer, update)).matched_count > 0
+
+
+async def _complete_ended_call(services: Any, form: dict[str, str]) -> None:
+    """Terminal status and no live session here: make sure the record shows the call as ended."""
+    calls, call_sid, twilio_status = services.calls, form["CallSid"], form["CallStatus"]
+    ended_at = _timestamp(form.get("Timestamp"))
+    await calls.update_one({"_id": call_sid, "ended_at": None}, {"$set": {"ended_at": ended_at}})
+    # An outbound call still "queued" never reached the assistant.
+    await calls.update_one(
+        {"_id": call_sid, "status": "queued"},
+        {"$set": {"status": _status_for_new_record(twilio_status), "end_reason": twilio_status}},
+    )
+
+
+@router.post("/call-status", status_code=204, response_class=Response, responses={403: _TWIML[403]})
+async def call_status(request: Request, services: ServicesDep) -> Response:
+    """Status callback (`StatusCallback` of outbound calls, or the number's "call status changes")."""
+    form = await require_twilio_signature(request, services)
+    call_sid, twilio_status = form.get("CallSid", ""), form.get("CallStatus", "")
+    if not call_sid.startswith("CA") or not twilio_status:
+        raise HTTPException(status_code=400, detail="CallSid and CallStatus are required")
+    seq = _int_param(form.get("SequenceNumber"))
+    fields: dict[str, Any] = {"twilio_status": twilio_status[:32]}
+    duration = _int_param(form.get("CallDuration"))
+    if duration is not None:
+        fields["twilio_duration_s"] = duration
+    if seq is not None:
+        fields["twilio_status_seq"] = seq
+    try:
+        applied = await _apply_status(services, form, fields, seq)
+        live = CallActions(services).live_session(call_sid) is not None
+        if applied and twilio_status in TERMINAL_STATUSES and not live:
+            await _complete_ended_call(services, form)
+    except PyMongoError as error:
+        metrics.DB_ERRORS.labels(operation="call_status").inc()
+        log.warning("call_status_write_failed", call_sid=call_sid, error=type(error).__name__)
+        raise HTTPException(status_code=503, detail="Database unavailable") from None
+    log.info("call_status", call_sid=call_sid, twilio_status=twilio_status, seq=seq, applied=applied)
+    return Response(status_code=204)
