@@ -31,11 +31,15 @@ async def incoming_call(request: Request, services: ServicesDep) -> Response:
     call_sid = form.get("CallSid", "")
     if not call_sid.startswith("CA"):
         raise HTTPException(status_code=400, detail="CallSid missing")
+    outbound = form.get("Direction", "").startswith("outbound")
+    # The customer is whoever is not us: `To` on a call we placed, `From` on one we received.
+    customer = form.get("To", "") if outbound else form.get("From", "")
+    our_number = form.get("From", "") if outbound else form.get("To", "")
     parameters = {
         "call_sid": call_sid,
-        "caller": form.get("From", ""),
-        "called": form.get("To", ""),
-        "direction": "outbound" if form.get("Direction", "").startswith("outbound") else "inbound",
+        "caller": customer,
+        "called": our_number,
+        "direction": "outbound" if outbound else "inbound",
         "token": services.stream_tokens.issue(call_sid),
     }
     purpose = request.query_params.get("purpose")

@@ -23,7 +23,7 @@ log = get_logger(__name__)
 
 CALLS_COLLECTION = "calls"
 # Written only by Twilio callbacks (`patch_call_record`); the live session must not overwrite them.
-_EXTERNALLY_OWNED = {"call_sid", "twilio_status", "twilio_duration_s"}
+_EXTERNALLY_OWNED = {"twilio_status", "twilio_duration_s"}
 
 
 class CallRecordWriter:

@@ -73,6 +73,10 @@ class _ToolBatch:
 
     pending: set[str] = field(default_factory=set)
     response_done: bool = False
+    ends_call: bool = False  # an end_call among them: hang up after this response, no follow-up
+    # End of the caller's speech, when the tool-calling response said nothing yet: the turn's latency
+    # is then measured to the follow-up's first audio (tool time included, as the caller hears it).
+    speech_stopped_at: float | None = None
 
 
 @dataclass
@@ -550,7 +554,13 @@ class CallSession:
     async def _on_function_call(self, event: Any) -> None:
         if self.deps.tools is None or self._tool_context is None:
             return
-        batch = self._tool_batches.setdefault(event.response_id, _ToolBatch())
+        batch = self._tool_batches.get(event.response_id)
+        if batch is None:
+            timing = self._timings.get(event.response_id)
+            unheard = timing is not None and timing.first_sent_at is None
+            batch = self._tool_batches[event.response_id] = _ToolBatch(
+                speech_stopped_at=timing.speech_stopped_at if unheard and timing else None
+            )
         batch.pending.add(event.call_id)
         task = asyncio.create_task(
             self._run_tool(event.response_id, event.call_id, event.name, event.arguments),
@@ -584,10 +594,13 @@ class CallSession:
         self.log.info("tool_done", tool=name, outcome=outcome, duration_ms=round(result.duration_ms, 1))
         if self.deps.after_tool is not None:
             self._spawn(self.deps.after_tool(self, result), name=f"after-{name}")
+        batch = self._tool_batches.get(response_id)
         if result.action and self.pending_action is None:
             self.pending_action = (result.action, result)
             # A transfer is announced in the follow-up response; a goodbye was already said before end_call.
             self._action_after_response = result.action != "end_call"
+            if result.action == "end_call" and batch is not None:
+                batch.ends_call = True
         await self.send_to_realtime(
             {
                 "type": "conversation.item.create",
@@ -598,7 +611,6 @@ class CallSession:
                 },
             }
         )
-        batch = self._tool_batches.get(response_id)
         if batch is not None:
             batch.pending.discard(call_id)
             await self._maybe_continue_after_tools(response_id)
@@ -609,10 +621,12 @@ class CallSession:
         if batch is None or batch.pending or not batch.response_done:
             return
         del self._tool_batches[response_id]
-        if self.pending_action is not None and not self._action_after_response and not self._action_started:
-            self._action_ready = True  # end_call: hang up once the goodbye in this response has played
+        if batch.ends_call and not self._action_started:
+            self._action_ready = True  # hang up once the goodbye in this response has played
             await self._maybe_run_pending_action()
             return
+        if batch.speech_stopped_at is not None:
+            self._last_speech_stopped_at = batch.speech_stopped_at
         await self.send_to_realtime({"type": "response.create"})
 
     # ----------------------------------------------------------------- actions after speech

@@ -88,6 +88,8 @@ async def test_outbound_call_is_created_answered_and_greets_with_its_purpose(sta
         from_=TWILIO_NUMBER, to=CUSTOMER, call_sid=call_sid, path=url, extra_params={"Direction": "outbound-api"}
     )
     assert call.custom_parameters["purpose"] == PURPOSE and call.custom_parameters["direction"] == "outbound"
+    # On a call we placed, the customer is `To`: tools must act for them, not for our own number.
+    assert call.custom_parameters["caller"] == CUSTOMER and call.custom_parameters["called"] == TWILIO_NUMBER
     await call.connect_stream()
     (session,) = await stack.realtime.wait_for_sessions(1)
     await session.wait_for(lambda: len(session.responses) >= 1, timeout=10, what="greeting")
@@ -100,6 +102,7 @@ async def test_outbound_call_is_created_answered_and_greets_with_its_purpose(sta
 
     record = await wait_for_record(stack, call_sid, lambda r: r.get("ended_at") is not None)
     assert record["direction"] == "outbound" and record["purpose"] == PURPOSE
+    assert record["from_number"] == CUSTOMER and record["call_sid"] == call_sid
     assert record["status"] == "completed" and record["end_reason"] == "caller_hung_up"
     shown = await get_call(stack, call_sid)
     assert shown["direction"] == "outbound" and shown["purpose"] == PURPOSE and shown["twilio_status"] == "ringing"

@@ -78,6 +78,10 @@ async def test_lookup_order_output_matches_the_database(stack: LiveStack) -> Non
         record = await stack.services.calls.find_one({"_id": call.call_sid})
     (tool_call,) = record["tool_calls"]
     assert tool_call["name"] == "lookup_order" and tool_call["ok"] is True and tool_call["duration_ms"] >= 0
+    # The tool turn's latency runs from the end of the caller's speech to the spoken follow-up.
+    (turn,) = record["latencies"]["turns"]
+    assert turn["response_id"] == session.responses[-1]["response_id"]
+    assert turn["speech_end_to_audio_ms"] > 0
 
 
 async def test_someone_elses_order_reveals_nothing_until_verified(stack: LiveStack) -> None:
