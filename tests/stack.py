@@ -119,3 +119,15 @@ async def wait_for_greeting(call: Any, timeout: float = 10.0) -> None:
     """The greeting has arrived and fully played (`wait_playback_idle` alone returns at once before any audio)."""
     await call.wait_for_media(timeout=timeout)
     await call.wait_playback_idle(timeout=timeout)
+
+
+async def wait_for_record(stack: LiveStack, call_sid: str, ready: Any, timeout: float = 10.0) -> dict[str, Any]:
+    """Poll the call record until `ready(record)`: it is written in the background, off the audio path."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        record = await stack.services.calls.find_one({"_id": call_sid})
+        if record is not None and ready(record):
+            return record
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"call record not ready: {record}")
+        await asyncio.sleep(0.05)

@@ -3,7 +3,6 @@ metrics, and signature checks on every Twilio callback."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from models.call_record import CallRecord, TransferInfo
-from tests.stack import ADMIN_TOKEN, DEMO_CALLER, LiveStack, live_stack
+from tests.stack import ADMIN_TOKEN, DEMO_CALLER, LiveStack, live_stack, wait_for_record
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -50,17 +49,6 @@ async def metric_value(client: httpx.AsyncClient, name: str, **labels: str) -> f
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return sample.value
     return 0.0
-
-
-async def wait_for_record(stack: LiveStack, call_sid: str, ready, timeout: float = 10.0) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        record = await stack.services.calls.find_one({"_id": call_sid})
-        if record is not None and ready(record):
-            return record
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"call record not ready: {record}")
-        await asyncio.sleep(0.05)
 
 
 def status_params(stack: LiveStack, call_sid: str, status: str, seq: int, **extra: str) -> dict[str, str]:

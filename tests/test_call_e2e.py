@@ -14,7 +14,7 @@ from websockets.exceptions import InvalidStatus
 
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import Script, Turn
-from tests.stack import DEMO_CALLER, LiveStack, live_stack, wait_for_greeting
+from tests.stack import DEMO_CALLER, LiveStack, live_stack, wait_for_greeting, wait_for_record
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -93,7 +93,7 @@ async def test_full_call_greeting_answer_barge_in_hangup(stack: LiveStack) -> No
         assert not event["type"].startswith("response.audio"), "beta event names are not allowed"
 
     # The call record is written off the audio path and finalised at the end.
-    record = await _wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
+    record = await wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
     assert record["end_reason"] == "caller_hung_up"
     assert record["realtime_preopened"] is stack.settings.openai_preopen
     assert record["latencies"]["greeting_ms"] > 0
@@ -102,18 +102,6 @@ async def test_full_call_greeting_answer_barge_in_hangup(stack: LiveStack) -> No
     assert "Mera order kahan hai?" in caller_lines
     interrupted = [line for line in record["transcript"] if line.get("interrupted")]
     assert len(interrupted) == 1 and 0 < len(interrupted[0]["text"].split()) < 60
-
-
-async def _wait_for_record(stack: LiveStack, call_sid: str, ready, timeout: float = 5.0) -> dict:
-    calls = stack.services.calls
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        record = await calls.find_one({"_id": call_sid})
-        if record is not None and ready(record):
-            return record
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"call record not ready: {record}")
-        await asyncio.sleep(0.05)
 
 
 async def test_unsigned_or_wrongly_signed_requests_are_refused(stack: LiveStack) -> None:
@@ -176,7 +164,7 @@ async def test_realtime_unreachable_caller_hears_apology_and_call_ends(stack: Li
     update = await stack.rest.wait_for_call_update(call.call_sid, timeout=10)
     assert "<Say" in update.form["Twiml"] and "<Hangup" in update.form["Twiml"]
     await call.wait_closed(timeout=5)
-    record = await _wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
+    record = await wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
     assert record["status"] == "failed"
     assert record["end_reason"] == "realtime_connect_failed", "the stop after our redirect is not a hang-up"
 
@@ -189,7 +177,7 @@ async def test_realtime_drop_mid_call_apologises_instead_of_dead_air(stack: Live
     update = await stack.rest.wait_for_call_update(call.call_sid, timeout=10)
     assert "<Say" in update.form["Twiml"]
     await call.wait_closed(timeout=5)
-    record = await _wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
+    record = await wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
     assert record["end_reason"] == "realtime_disconnected"
 
 

@@ -19,7 +19,7 @@ from services.call_actions import whisper_token_subject
 from services.database_service import Database, seed_database
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import Script, Turn
-from tests.stack import AGENT_NUMBER, DEMO_CALLER, PUBLIC_BASE_URL, LiveStack, live_stack
+from tests.stack import AGENT_NUMBER, DEMO_CALLER, PUBLIC_BASE_URL, LiveStack, live_stack, wait_for_record
 from utils.hinglish import speak_digits
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -53,17 +53,6 @@ async def metric(stack: LiveStack, name: str, **labels: str) -> float:
 async def admin_get(stack: LiveStack, path: str) -> httpx.Response:
     async with httpx.AsyncClient(base_url=stack.app_url) as client:
         return await client.get(path, headers=stack.admin_headers())
-
-
-async def wait_for_record(stack: LiveStack, call_sid: str, ready, timeout: float = 10.0) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        record = await stack.services.calls.find_one({"_id": call_sid})
-        if record is not None and ready(record):
-            return record
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"call record not ready: {record}")
-        await asyncio.sleep(0.05)
 
 
 async def start_call(stack: LiveStack, turns: list[Turn]):

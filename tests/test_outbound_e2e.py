@@ -4,14 +4,13 @@ with the assistant opening on the purpose."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.stack import PUBLIC_BASE_URL, LiveStack, live_stack
+from tests.stack import PUBLIC_BASE_URL, LiveStack, live_stack, wait_for_record
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -36,17 +35,6 @@ async def get_call(stack: LiveStack, call_sid: str) -> dict[str, Any]:
         response = await client.get(f"/call/{call_sid}", headers=stack.admin_headers())
     assert response.status_code == 200, response.text
     return response.json()
-
-
-async def wait_for_record(stack: LiveStack, call_sid: str, ready, timeout: float = 10.0) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        record = await stack.services.calls.find_one({"_id": call_sid})
-        if record is not None and ready(record):
-            return record
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"call record not ready: {record}")
-        await asyncio.sleep(0.05)
 
 
 async def test_outbound_call_is_created_answered_and_greets_with_its_purpose(stack: LiveStack) -> None:

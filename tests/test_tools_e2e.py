@@ -12,7 +12,7 @@ import pytest
 from services.database_service import Database, seed_database
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import Script, Turn
-from tests.stack import AUTH_TOKEN, DEMO_CALLER, LiveStack, live_stack, wait_for_greeting
+from tests.stack import AUTH_TOKEN, DEMO_CALLER, LiveStack, live_stack, wait_for_greeting, wait_for_record
 from utils.logger import configure_logging, flush_logging
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -70,12 +70,7 @@ async def test_lookup_order_output_matches_the_database(stack: LiveStack) -> Non
     await call.hangup()
     stack.realtime.assert_clean()
 
-    record = await stack.services.calls.find_one({"_id": call.call_sid})
-    for _ in range(50):
-        if record and record.get("ended_at"):
-            break
-        await asyncio.sleep(0.05)
-        record = await stack.services.calls.find_one({"_id": call.call_sid})
+    record = await wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
     (tool_call,) = record["tool_calls"]
     assert tool_call["name"] == "lookup_order" and tool_call["ok"] is True and tool_call["duration_ms"] >= 0
     # The tool turn's latency runs from the end of the caller's speech to the spoken follow-up.
