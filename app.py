@@ -86,6 +86,7 @@ def main(argv: list[str]) -> None:
         port=settings.port,
         log_level=settings.log_level.lower(),
         ws_max_size=WS_TRANSPORT_MAX_BYTES,
+        ws_per_message_deflate=False,
         proxy_headers=True,
     )
 

@@ -449,14 +449,15 @@ class CallSession:
 
     async def _on_control_event(self, event_type: str | None, raw: bytes) -> None:
         assert self.rt is not None
+        handler = self._control_handlers.get(event_type or "")
+        if handler is None:
+            return  # e.g. transcript deltas: a typed parse (~90 µs) for nothing
         try:
             event = self.rt.parse_event(raw)
         except ValueError:
             self.log.warning("realtime_event_unparsed", event_type=event_type)
             return
-        handler = self._control_handlers.get(event.type)
-        if handler is not None:
-            await handler(self, event)
+        await handler(self, event)
 
     # --- control event handlers (typed SDK models) ---
     async def _on_speech_started(self, event: Any) -> None:

@@ -84,7 +84,8 @@ class RealtimeConnector:
         manager = self._client.realtime.connect(
             model=self._settings.openai_realtime_model,
             # Phone calls end cleanly instead of reconnecting: a new socket would be a new conversation.
-            websocket_connection_options={"max_size": 16 * 1024 * 1024, "open_timeout": None},
+            # No permessage-deflate: compressing base64 audio costs CPU per frame and saves little.
+            websocket_connection_options={"max_size": 16 * 1024 * 1024, "compression": None},
         )
         return await asyncio.wait_for(manager.enter(), timeout=self._settings.openai_connect_timeout_s)
 

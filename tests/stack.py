@@ -68,6 +68,7 @@ async def _serve(app: FastAPI, settings: Settings) -> tuple[uvicorn.Server, asyn
         port=settings.port,
         log_level="warning",
         ws_max_size=WS_TRANSPORT_MAX_BYTES,
+        ws_per_message_deflate=False,
         lifespan="on",
     )
     server = uvicorn.Server(config)
