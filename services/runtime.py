@@ -93,7 +93,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
     mongo = create_mongo_client(settings.mongodb_uri)
     return AppServices(
         settings=settings,
-        agent=agent,
+        agent=agent.model_copy(deep=True),  # each app owns its config; tuning one never leaks into another
         mongo=mongo,
         db=Database(mongo, settings.mongodb_database),
         realtime=RealtimeConnector(settings),
