@@ -9,7 +9,7 @@ this is harsher than real traffic.
     .venv/bin/python -m bench.tool_latency                # starts its own FerretDB
     MONGODB_URI=mongodb://host:27017/ .venv/bin/python -m bench.tool_latency
 
-Writes the figures and the command into bench/README.md (use --no-write to only print).
+Writes the figures and the command into bench/tool_latency.md (use --no-write to only print).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from services.seed import load_seed_records, seed_database
 from services.tools import ToolContext, ToolRegistry, ToolResult, build_tool_registry
 from utils.logger import configure_logging
 
-README = Path(__file__).resolve().parent / "README.md"
+README = Path(__file__).resolve().parent / "tool_latency.md"
 HINDI_DIGITS = ["shunya", "ek", "do", "teen", "chaar", "paanch", "chhe", "saat", "aath", "nau"]
 PRODUCT_QUERIES = ["pressure cooker", "पंखा", "mujhe ek mixie chahiye", "airdopes", "atta", "razai", "chai patti"]
 SINGLE_CALLS = 20  # baseline: calls one after another, nothing else running
@@ -288,7 +288,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=50, help="simulated calls running at once")
     parser.add_argument("--rounds", type=int, default=3, help="how many times to run the concurrent batch")
     parser.add_argument("--seed", type=int, default=7, help="random seed for callers and queries")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/README.md alone")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/tool_latency.md alone")
     return parser.parse_args()
 
 

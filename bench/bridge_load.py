@@ -1,0 +1,980 @@
+"""End-to-end load on the audio bridge: N concurrent calls through the real app, in its own process.
+
+This process runs FerretDB (a child process), the fake OpenAI Realtime server, the fake Twilio REST
+API and the Twilio simulator; the app runs as a separate Python process (uvicorn on uvloop, as
+`python app.py` starts it, plus a 10 ms event-loop lag probe and a full-GC timer), all on 127.0.0.1.
+For each level a fresh app process and fresh fakes are started, one warm-up call is made (not
+counted), then N calls start, staggered over --stagger seconds. Each call:
+
+1. is placed (signed voice webhook) and streams; **greeting latency** = stream `start` sent →
+   first assistant audio received by the phone;
+2. takes --turns caller turns: say a 600 ms tone, then wait until the whole reply has played at the
+   phone. **Turn latency** = last caller frame sent → first reply audio received by the phone. It
+   contains the fake server VAD's silence window (`silence_duration_ms` of the app's session
+   config, 500 ms), reported separately;
+3. hangs up.
+
+**Inbound relay latency** = a Twilio media frame sent by the simulator → the fake Realtime server
+reading the matching `input_audio_buffer.append` (both stamped with this process's `loop.time()`;
+frames are matched by position, checked on each call's first speech frame).
+
+Measurement hygiene (all in this file; the fakes' files are not modified):
+- with 2+ cores the app is pinned to CPU 0 and this process to the others; FerretDB runs at
+  SCHED_IDLE (it only takes the app's background call-record writes);
+- the fake server's `tone()` is memoised and its VAD's `frame_energy()` replaced by an equivalent
+  table version; appends are validated strictly for the first 50 per session, then every 25th
+  (every other client event always);
+- this process runs the standard asyncio loop (uvloop's `loop.time()` is a cached millisecond clock)
+  and keeps its garbage collector off while a level runs.
+
+    .venv/bin/python -m bench.bridge_load                    # 1, 25, 50, 100, 200 calls, ~3 min
+    .venv/bin/python -m bench.bridge_load --calls 1,25,50
+    .venv/bin/python -m bench.bridge_load --calls 50 --app-patch gc-freeze   # experiment, see --help
+
+Prints Markdown tables; exits 1 if a call failed, a frame was lost or a protocol violation was seen.
+Everything is bounded by deadlines, and the app process is terminated (then killed) on every exit path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import functools
+import gc
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from devtools.ferretdb import LocalMongo, free_port
+from services.call_session import CallSession
+from tests.fakes import realtime_server
+from tests.fakes.mulaw import _DECODE, frame_energy, tone
+from tests.fakes.realtime_server import FakeRealtimeServer, FakeSession, Script
+from tests.fakes.twilio_rest import FakeTwilioRest
+from tests.fakes.twilio_sim import SimulatedCall, TwilioSimulator
+from tests.stack import ACCOUNT_SID, ADMIN_TOKEN, AGENT_NUMBER, AUTH_TOKEN, PUBLIC_BASE_URL
+
+REPO = Path(__file__).resolve().parent.parent
+BYTES_PER_MS = 8
+FRAME_MS = 20
+FRAME_BYTES = FRAME_MS * BYTES_PER_MS
+GREETING_MS = 1000
+REPLY_MS = 1500
+SPEECH_MS = 600
+GREETING_HZ = 300.0
+APPENDS_ALWAYS_VALIDATED = 50
+APPEND_VALIDATION_EVERY = 25
+APP_CPU = 0  # with --pin (default on 2+ cores): the app's core; the benchmark and FerretDB get the others
+DEFAULT_CALLS = "1,25,50,100,200"
+APP_PATCHES = ("gc-freeze",)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+LAG_PROBE_S = 0.01
+
+# The app exactly as `python app.py` runs it: `app.main()` is called with `uvicorn.run` swapped for a
+# function that captures the app and its arguments, which are then served the way uvicorn.run would
+# (same Config, same uvloop loop factory). The only additions are instrumentation that does not
+# change the app's behaviour: a task measuring event-loop lag every 10 ms and a gc callback timing
+# full (generation 2) collections, both recorded only while a call is live and written to
+# BENCH_STATS_FILE about once a second (and when the last call ends).
+# BENCH_APP_PATCHES=gc-freeze (--app-patch) is an experiment, not the product: gc.freeze() once the
+# app is built, so that full collections skip the start-up objects.
+APP_SCRIPT = r"""
+import asyncio, gc, json, os, time
+import uvicorn
+import app as app_module
+
+if os.environ.get("BENCH_APP_CPU"):
+    os.sched_setaffinity(0, {int(os.environ["BENCH_APP_CPU"])})  # before any thread starts: all inherit
+patches = set(filter(None, os.environ.get("BENCH_APP_PATCHES", "").split(",")))
+
+captured = {}
+uvicorn.run = lambda app, **kwargs: captured.update(app=app, kwargs=kwargs)
+app_module.main([])  # settings, logging, create_app(), and the uvicorn arguments of the product
+app = captured["app"]
+config = uvicorn.Config(app, **captured["kwargs"])
+server = uvicorn.Server(config)
+stats = {"lag_s": [], "gc2_s": [], "objects": 0, "full_gc_s": 0.0}
+
+def calls_live():
+    services = getattr(app.state, "services", None)
+    return services is not None and bool(services.sessions)
+
+gc_started = [0.0]
+
+def time_full_gc(phase, info):
+    if info["generation"] == 2:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        elif calls_live():
+            stats["gc2_s"].append(time.perf_counter() - gc_started[0])
+
+gc.callbacks.append(time_full_gc)
+
+def dump(count_objects=False):
+    if count_objects:  # both take tens of ms: only once the calls have ended
+        stats["objects"] = max(stats["objects"], len(gc.get_objects()))
+        started = time.perf_counter()
+        gc.collect()
+        stats["full_gc_s"] = max(stats["full_gc_s"], time.perf_counter() - started)
+    with open(os.environ["BENCH_STATS_FILE"] + ".tmp", "w") as out:
+        json.dump(stats, out)
+    os.replace(os.environ["BENCH_STATS_FILE"] + ".tmp", os.environ["BENCH_STATS_FILE"])
+
+async def probe():
+    loop = asyncio.get_running_loop()
+    last_dump, was_live = loop.time(), False
+    while True:
+        before = time.perf_counter()
+        await asyncio.sleep(PROBE_S)
+        live = calls_live()
+        if live:
+            stats["lag_s"].append(time.perf_counter() - before - PROBE_S)
+        if live and loop.time() - last_dump > 1.0:
+            last_dump = loop.time()
+            dump()
+        elif was_live and not live:
+            dump(count_objects=True)
+        was_live = live
+
+async def main():
+    task = asyncio.create_task(probe())
+    try:
+        await server.serve()  # on SIGTERM uvicorn re-raises the signal after shutdown: dump() may not run
+    finally:
+        task.cancel()
+        dump()
+
+if "gc-freeze" in patches:
+    gc.collect()
+    gc.freeze()
+with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+    runner.run(main())
+""".replace("PROBE_S", repr(LAG_PROBE_S))
+
+
+# ----------------------------------------------------------------------------------------- statistics
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
+
+
+def dist(values: list[float]) -> str:
+    if not values:
+        return "–"
+    return " / ".join(f"{percentile(values, q):.0f}" for q in (50, 95, 99)) + f" / {max(values):.0f}"
+
+
+def dist_fine(values: list[float]) -> str:
+    if not values:
+        return "–"
+    return " / ".join(f"{percentile(values, q):.1f}" for q in (50, 95, 99)) + f" / {max(values):.1f}"
+
+
+# ----------------------------------------------------------------------------------------- processes
+def proc_cpu(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process (/proc/<pid>/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def proc_cpu_s(pid: int) -> float:
+    return sum(proc_cpu(pid))
+
+
+def proc_peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def idle_priority(pid: int) -> None:
+    """SCHED_IDLE for every thread of a process: it runs only on CPU time nobody else wants (threads it
+    starts later inherit the policy)."""
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores spent busy (not idle / iowait), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+def self_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return usage.ru_utime + usage.ru_stime
+
+
+class AppProcess:
+    """The real app in its own Python process; `stop()` always leaves no process behind."""
+
+    def __init__(self, env: dict[str, str], port: int, workdir: Path) -> None:
+        self.env = env
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.workdir = workdir
+        self.log_path = workdir / "app.log"
+        self.stats_path = workdir / "app-stats.json"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> None:
+        self.stats_path.unlink(missing_ok=True)
+        env = {**self.env, "BENCH_STATS_FILE": str(self.stats_path)}
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", APP_SCRIPT],
+                cwd=self.workdir,  # no stray .env is read
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    async def wait_healthy(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
+            while time.monotonic() < deadline:
+                if self.process is None or self.process.poll() is not None:
+                    raise RuntimeError(f"app exited during start-up:\n{self.log_tail()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{self.url}/health")).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"app not healthy within {timeout:.0f} s:\n{self.log_tail()}")
+
+    async def metrics(self) -> dict[str, float]:
+        """Sum of each Prometheus counter family (labels folded)."""
+        async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
+            response = await client.get(f"{self.url}/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        totals: dict[str, float] = {}
+        for line in response.text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                family = name.split("{", 1)[0]
+                with contextlib.suppress(ValueError):
+                    totals[family] = totals.get(family, 0.0) + float(value)
+        return totals
+
+    def stats(self) -> dict[str, Any]:
+        """The app's loop lags and full-GC pauses (seconds) recorded while calls were live, so far."""
+        with contextlib.suppress(OSError, ValueError):
+            return json.loads(self.stats_path.read_text())
+        return {"lag_s": [], "gc2_s": [], "objects": 0, "full_gc_s": 0.0}
+
+    async def active_calls(self) -> int:
+        async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
+            return int((await client.get(f"{self.url}/health")).json()["active_calls"])
+
+    def stop(self) -> None:
+        """SIGTERM (uvicorn shuts down gracefully), SIGKILL after 20 s."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def log_tail(self, lines: int = 30) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+
+class LoopLag:
+    """Lag of this process's event loop (10 ms sleeps), to show when the benchmark itself saturates."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(LAG_PROBE_S)
+            self.samples.append(time.perf_counter() - before - LAG_PROBE_S)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+# ----------------------------------------------------------------------------------------- relay probe
+@dataclass
+class SessionProbe:
+    session: FakeSession
+    rx: list[float] = field(default_factory=list)  # loop.time() each append was read by the fake
+    call: int | None = None  # index of the call this session belongs to (found by its speech)
+    first_speech_rx: int | None = None
+
+
+class RelayProbe:
+    """Timestamps every append the fake Realtime server reads, by wrapping two methods per session.
+
+    The fakes are not modified: `on_session` receives each FakeSession before it starts, and the
+    session dispatches through instance attributes (`self._on_message`, `getattr(self, "_on_" ...)`).
+    A session is tied to its call by the call's first speech frame, which is unique per call.
+    """
+
+    def __init__(self) -> None:
+        self.speech_index: dict[str, int] = {}  # base64 of a call's first speech frame -> call index
+        self.sessions: list[SessionProbe] = []
+
+    def attach(self, session: FakeSession) -> None:
+        probe = SessionProbe(session)
+        self.sessions.append(probe)
+        loop_time = asyncio.get_running_loop().time
+        speech_index = self.speech_index
+        on_message = session._on_message
+        on_append = session._on_input_audio_buffer_append
+        validate = session._validate_client_event
+        last_read = [0.0]
+        appends = [0]
+
+        def sampled_validate(data: Any, text: str) -> None:
+            # Every client event is validated strictly, except that of the identical-shaped appends (one
+            # line of app code makes them all) only the first 50 and then every 25th are: validation is
+            # ~40 µs per event, and this process is what saturates first.
+            if isinstance(data, dict) and data.get("type") == "input_audio_buffer.append":
+                appends[0] += 1
+                if appends[0] > APPENDS_ALWAYS_VALIDATED and appends[0] % APPEND_VALIDATION_EVERY:
+                    return
+            validate(data, text)
+
+        async def timed_message(message: str | bytes) -> None:
+            last_read[0] = loop_time()
+            await on_message(message)
+
+        async def timed_append(event: dict[str, Any]) -> None:
+            probe.rx.append(last_read[0])
+            if probe.call is None:
+                found = speech_index.get(event.get("audio", ""))
+                if found is not None:
+                    probe.call, probe.first_speech_rx = found, len(probe.rx) - 1
+            await on_append(event)
+
+        session._on_message = timed_message  # type: ignore[method-assign]
+        session._validate_client_event = sampled_validate  # type: ignore[method-assign]
+        session._on_input_audio_buffer_append = timed_append  # type: ignore[method-assign]
+
+
+def time_media_sends(call: SimulatedCall, loop: asyncio.AbstractEventLoop) -> list[float]:
+    """loop.time() after each inbound media frame the simulator writes (wraps this call's `_send`)."""
+    sent: list[float] = []
+    original = call._send
+
+    async def timed_send(build: Callable[[str], dict[str, Any]], *, record: bool = True) -> dict[str, Any]:
+        message = await original(build, record=record)
+        if message.get("event") == "media":
+            sent.append(loop.time())
+        return message
+
+    call._send = timed_send  # type: ignore[method-assign]
+    return sent
+
+
+# ----------------------------------------------------------------------------------------- fake speed-ups
+_ABS_LINEAR = [abs(sample) for sample in _DECODE]
+
+
+def table_frame_energy(frame: bytes) -> float:
+    """Same value as tests.fakes.mulaw.frame_energy (same integer sum), ~40 % less CPU per frame."""
+    return sum(map(_ABS_LINEAR.__getitem__, frame)) / len(frame) if frame else 0.0
+
+
+def speed_up_fake_realtime() -> None:
+    """Swap two pure-Python helpers the fake server looks up in its module, in this process only:
+
+    - `tone()` memoised: the fake synthesises every greeting (~17 ms of CPU for 1 s of audio), which at
+      200 calls would stall this process for seconds right when the greetings are measured;
+    - `frame_energy()` (its VAD, run on every inbound frame) by a table version with identical results.
+    Both return exactly what the originals return (checked here). The fake's files are not modified.
+    """
+    for frame in (tone(20, 440), tone(20, 1000, amplitude=300), bytes([0xFF]) * 160, b"", bytes(range(160))):
+        assert table_frame_energy(frame) == frame_energy(frame)
+    realtime_server.tone = functools.lru_cache(maxsize=64)(tone)  # type: ignore[attr-defined]
+    realtime_server.frame_energy = table_frame_energy  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------------------------------- one call
+_SHARED_SPEECH = tone(SPEECH_MS - FRAME_MS, 440)
+
+
+def speech_for(index: int) -> bytes:
+    """600 ms of 'speech' whose first 20 ms frame is unique to the call (a tone at its own pitch)."""
+    return tone(FRAME_MS, 1300 + 5 * index) + _SHARED_SPEECH
+
+
+@dataclass
+class CallResult:
+    index: int
+    call_sid: str = ""
+    greeting_ms: float | None = None
+    turn_ms: list[float] = field(default_factory=list)
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    sent: list[float] = field(default_factory=list)  # media frame send times
+    first_speech_frame: int | None = None
+    received_media_bytes: int = 0
+    violations: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+async def wait_until_async(count: Callable[[], Awaitable[int]], timeout: float, what: str) -> None:
+    """Poll an async count (e.g. the app's live calls) until it is 0."""
+    deadline = time.monotonic() + timeout
+    while await count():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not within {timeout:.0f} s")
+        await asyncio.sleep(0.05)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError(f"{what} not within {timeout:.0f} s")
+        await asyncio.sleep(interval)
+
+
+async def run_call(sim: TwilioSimulator, index: int, delay_s: float, turns: int, speech: bytes) -> CallResult:
+    """One caller: greeting, `turns` turns, hang-up. Latencies come from the simulator's own timestamps."""
+    loop = asyncio.get_running_loop()
+    result = CallResult(index)
+    await asyncio.sleep(delay_s)
+    call: SimulatedCall | None = None
+    try:
+        call = await sim.place_call(from_=f"+9198{index % 10**8:08d}")
+        result.call_sid = call.call_sid
+        result.sent = time_media_sends(call, loop)
+        await call.connect_stream()
+        assert call.t0 is not None
+        result.started_at = call.t0
+        await wait_until(lambda: call.first_media_at is not None, 20, "greeting audio")
+        assert call.first_media_at is not None
+        result.greeting_ms = (call.first_media_at - call.t0) * 1000
+        expected = GREETING_MS * BYTES_PER_MS
+        await wait_until(lambda: call.received_media_bytes >= expected and call.queued_ms == 0, 20, "greeting play")
+        for _ in range(turns):
+            seen_messages, seen_bytes = len(call.received), call.received_media_bytes
+            spoken = await call.say_and_wait(speech, timeout=10)
+            if result.first_speech_frame is None and spoken.first_timestamp_ms is not None:
+                result.first_speech_frame = spoken.first_timestamp_ms // FRAME_MS
+            await wait_until(lambda seen=seen_bytes: call.received_media_bytes > seen, 20, "reply audio", interval=0.02)
+            first_reply = next(
+                at
+                for message, at in zip(call.received[seen_messages:], call.received_times[seen_messages:], strict=True)
+                if message.get("event") == "media"
+            )
+            assert spoken.last_frame_at is not None
+            result.turn_ms.append((first_reply - spoken.last_frame_at) * 1000)
+            expected += REPLY_MS * BYTES_PER_MS
+            await wait_until(
+                lambda target=expected: call.received_media_bytes >= target and call.queued_ms == 0, 20, "reply play"
+            )
+        await call.hangup()
+        result.ended_at = loop.time()
+    except Exception as error:  # recorded and reported; the level goes on
+        result.error = f"{type(error).__name__}: {error}"[:300]
+        result.ended_at = loop.time()
+        if call is not None:
+            await call.aclose()
+    if call is not None:
+        result.received_media_bytes = call.received_media_bytes
+        result.violations = list(call.violations)
+    return result
+
+
+# ----------------------------------------------------------------------------------------- one level
+@dataclass
+class Level:
+    calls: int
+    results: list[CallResult]
+    relay_ms: list[float]
+    relay_calls: int  # calls whose frames were matched
+    setup_frames: int  # frames sent before the app's Realtime session existed (not in relay_ms)
+    frames_sent: int
+    frames_appended: int
+    app_greeting_ms: list[float]
+    app_turn_ms: list[float]
+    silence_ms: int | None
+    realtime_problems: list[str]
+    app_counters: dict[str, float]
+    wall_s: float
+    call_seconds: float
+    app_cpu_s: float
+    app_sys_s: float  # of which in the kernel (loopback TCP is charged largely to the sender)
+    app_rss_mb: float
+    app_lag_ms: list[float]
+    app_gc2_ms: list[float]  # full (generation 2) garbage collections in the app while calls were live
+    app_objects: int  # most gc-tracked objects seen in the app (counted when the calls had ended)
+    app_full_gc_ms: float  # one gc.collect() in the app right after the calls ended
+    bench_cpu_s: float
+    bench_lag_ms: list[float]
+    db_cpu_s: float
+    other_cpu_s: float  # everything else on the machine (other users' jobs would show here)
+    server_events: Counter[str]
+    cold_greeting_ms: float | None
+    app_idle_pct: float  # app CPU % with no call (includes the lag probe)
+
+    @property
+    def failed(self) -> list[CallResult]:
+        return [r for r in self.results if r.error]
+
+    @property
+    def violations(self) -> list[str]:
+        return [v for r in self.results for v in r.violations] + self.realtime_problems
+
+
+def app_env(mongo_uri: str, realtime_url: str, rest_url: str, port: int) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "PYTHONPATH": str(REPO),
+        "PYTHONUNBUFFERED": "1",  # the log tail is shown when something fails
+        "OPENAI_API_KEY": "sk-bench-key",
+        "OPENAI_WEBSOCKET_BASE_URL": realtime_url,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_PHONE_NUMBER": "+918000000000",
+        "TWILIO_API_BASE_URL": rest_url,
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "ADMIN_API_TOKEN": ADMIN_TOKEN,
+        "HUMAN_AGENT_NUMBER": AGENT_NUMBER,
+        "MONGODB_URI": mongo_uri,
+        "MONGODB_DATABASE": f"bench_bridge_{uuid.uuid4().hex[:8]}",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        "ENVIRONMENT": "development",
+        "SMS_ON_TICKET": "false",
+    }
+
+
+async def app_latencies(mongo_uri: str, database: str, sids: list[str]) -> tuple[list[float], list[float]]:
+    """The app's own figures from the call records: greeting (session start → first media written) and
+    per turn `speech_stopped` received → first media written to Twilio (PROTOCOLS.md §3.4 T3 − T0)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri, serverSelectionTimeoutMS=5000)
+    try:
+        calls = client[database]["calls"]
+        deadline = time.monotonic() + 15
+        while True:
+            records = await calls.find({"_id": {"$in": sids}}).to_list(None)
+            done = [r for r in records if r.get("ended_at")]
+            if len(done) >= len(sids) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await client.close()
+    greetings = [r["latencies"]["greeting_ms"] for r in done if r["latencies"].get("greeting_ms") is not None]
+    turns = [t["speech_end_to_audio_ms"] for r in done for t in r["latencies"]["turns"]]
+    return greetings, turns
+
+
+async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir: Path) -> Level:
+    probe = RelayProbe()
+    # One greeting pitch for every session (the default varies it per session): with the memoised tone()
+    # the greeting audio is synthesised once, here, instead of in the middle of the measurement.
+    script = Script(greeting_ms=GREETING_MS, reply_ms=REPLY_MS, response_latency_s=0.0, tone_hz=GREETING_HZ)
+    realtime_server.tone(GREETING_MS, GREETING_HZ)  # type: ignore[attr-defined]
+    # validate_outgoing=False: the fake's own events are checked by its test suite; checking them here
+    # too would only add CPU to this process. Every client event from the app is still validated.
+    realtime = FakeRealtimeServer(script, on_session=probe.attach, validate_outgoing=False)
+    await realtime.start()
+    rest = FakeTwilioRest(ACCOUNT_SID, AUTH_TOKEN)
+    await rest.start()
+    port = free_port()
+    env = app_env(mongo.uri, realtime.url, rest.base_url, port)
+    for assignment in args.app_env:
+        name, _, value = assignment.partition("=")
+        env[name] = value
+    if args.app_patch:
+        env["BENCH_APP_PATCHES"] = args.app_patch
+    if args.pin:
+        env["BENCH_APP_CPU"] = str(APP_CPU)
+    app = AppProcess(env, port, workdir)
+    sim: TwilioSimulator | None = None
+    bench_lag = LoopLag()
+    realtime_problems: list[str] = []
+    try:
+        app.start()
+        await app.wait_healthy()
+        # Baseline: the idle app (uvicorn, timers, and the 10 ms lag probe itself) for 2 s.
+        idle0, idle_t0 = proc_cpu_s(app.pid), time.monotonic()
+        await asyncio.sleep(2.0)
+        idle_pct = (proc_cpu_s(app.pid) - idle0) / (time.monotonic() - idle_t0) * 100
+        sim = TwilioSimulator(
+            app_base_url=app.url, public_base_url=PUBLIC_BASE_URL, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
+        )
+        rest.attach(sim)
+
+        # Warm-up: the app's first call pays one-off costs (lazy pydantic schemas, first connections).
+        warm = await asyncio.wait_for(run_call(sim, 10**6, 0.0, 1, tone(SPEECH_MS, 1250)), 60)
+        if warm.error:
+            raise RuntimeError(f"warm-up call failed: {warm.error}\n{app.log_tail()}")
+        sessions_before = len(realtime.sessions)
+        await wait_until_async(lambda: app.active_calls(), 10, "warm-up call to end in the app")
+        await asyncio.sleep(0.1)  # the app's probe writes its stats when the last call ends
+        stats0 = app.stats()
+
+        speeches = [speech_for(i) for i in range(n)]
+        probe.speech_index.update({base64.b64encode(s[:FRAME_BYTES]).decode(): i for i, s in enumerate(speeches)})
+        loop = asyncio.get_running_loop()
+        cpu0, bench0, db0, busy0, wall0 = proc_cpu(app.pid), self_cpu_s(), db_cpu(mongo), machine_busy_s(), loop.time()
+        bench_lag.start()
+        gc.disable()  # this process's own full collections would stall the fakes mid-measurement
+        per_call_s = (GREETING_MS + args.turns * (SPEECH_MS + 500 + REPLY_MS)) / 1000
+        level_timeout = args.stagger + per_call_s * 3 + 60
+        tasks = [asyncio.create_task(run_call(sim, i, args.stagger * i / n, args.turns, speeches[i])) for i in range(n)]
+        done, pending = await asyncio.wait(tasks, timeout=level_timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        results = [t.result() if t in done else CallResult(i, error="level deadline") for i, t in enumerate(tasks)]
+        measured = realtime.sessions[sessions_before:]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(s.closed.wait() for s in measured)), 15)
+        cpu1, bench1, db1, busy1, wall1 = proc_cpu(app.pid), self_cpu_s(), db_cpu(mongo), machine_busy_s(), loop.time()
+        gc.enable()
+        await bench_lag.stop()
+        rss = proc_peak_rss_mb(app.pid)
+        with contextlib.suppress(TimeoutError, httpx.HTTPError):
+            await wait_until_async(lambda: app.active_calls(), 10, "calls to end in the app")
+        await asyncio.sleep(0.1)
+        stats1 = app.stats()
+        counters = await app.metrics()
+        app_greetings, app_turns = await app_latencies(
+            mongo.uri, env["MONGODB_DATABASE"], [r.call_sid for r in results if r.call_sid]
+        )
+        silence = None
+        if measured and measured[0].turn_detection:
+            silence = measured[0].turn_detection.get("silence_duration_ms")
+        try:
+            realtime.assert_clean()
+        except AssertionError as problem:
+            realtime_problems.append(str(problem)[:2000])
+        events: Counter[str] = Counter(e["type"] for s in measured for e in s.sent)
+    finally:
+        gc.enable()
+        await bench_lag.stop()
+        if sim is not None:
+            await sim.aclose()
+        app.stop()
+        await rest.stop()
+        try:
+            await realtime.stop()
+        except AssertionError as problem:  # FakeServerBug: the fake itself crashed
+            realtime_problems.append(str(problem)[:2000])
+
+    # Inbound relay: k-th frame the simulator sent ↔ k-th append the fake read, for each call whose
+    # first speech frame sits at the same position on both sides (i.e. nothing was lost or reordered).
+    by_call = {p.call: p for p in probe.sessions if p.call is not None}
+    relay: list[float] = []
+    relay_calls = frames_sent = frames_appended = setup_frames = 0
+    for result in results:
+        frames_sent += len(result.sent)
+        session_probe = by_call.get(result.index)
+        if session_probe is None:
+            continue
+        frames_appended += len(session_probe.rx)
+        if session_probe.first_speech_rx is not None and session_probe.first_speech_rx == result.first_speech_frame:
+            relay_calls += 1
+            # Frames sent before the app had its Realtime session wait for call set-up: counted apart.
+            opened = session_probe.rx[0] if session_probe.rx else math.inf
+            for tx, rx in zip(result.sent, session_probe.rx, strict=False):
+                if tx < opened:
+                    setup_frames += 1
+                else:
+                    relay.append((rx - tx) * 1000)
+    return Level(
+        calls=n,
+        results=results,
+        relay_ms=relay,
+        relay_calls=relay_calls,
+        setup_frames=setup_frames,
+        frames_sent=frames_sent,
+        frames_appended=frames_appended,
+        app_greeting_ms=app_greetings,
+        app_turn_ms=app_turns,
+        silence_ms=silence,
+        realtime_problems=realtime_problems,
+        app_counters=counters,
+        wall_s=wall1 - wall0,
+        call_seconds=sum(r.ended_at - r.started_at for r in results if r.started_at),
+        app_cpu_s=sum(cpu1) - sum(cpu0),
+        app_sys_s=cpu1[1] - cpu0[1],
+        app_rss_mb=rss,
+        app_lag_ms=[x * 1000 for x in stats1["lag_s"][len(stats0["lag_s"]) :]],
+        app_gc2_ms=[x * 1000 for x in stats1["gc2_s"][len(stats0["gc2_s"]) :]],
+        app_objects=stats1["objects"],
+        app_full_gc_ms=stats1["full_gc_s"] * 1000,
+        bench_cpu_s=bench1 - bench0,
+        bench_lag_ms=[x * 1000 for x in bench_lag.samples],
+        db_cpu_s=db1 - db0,
+        other_cpu_s=max((busy1 - busy0) - (sum(cpu1) - sum(cpu0)) - (bench1 - bench0) - (db1 - db0), 0.0),
+        server_events=events,
+        cold_greeting_ms=warm.greeting_ms,
+        app_idle_pct=idle_pct,
+    )
+
+
+def db_cpu(mongo: LocalMongo) -> float:
+    return proc_cpu_s(mongo.process.pid) if mongo.process is not None else math.nan
+
+
+# ----------------------------------------------------------------------------------------- report
+def report(levels: list[Level], args: argparse.Namespace, elapsed_s: float) -> str:
+    silence = next((lv.silence_ms for lv in levels if lv.silence_ms), 500)
+    command = (
+        ".venv/bin/python -m bench.bridge_load"
+        + (f" --calls {args.calls}" if args.calls != DEFAULT_CALLS else "")
+        + (f" --app-patch {args.app_patch}" if args.app_patch else "")
+        + "".join(f" --app-env {a}" for a in args.app_env)
+        + ("" if args.pin else " --no-pin")
+    )
+    lines = [
+        f"- Command: `{command}` (whole run {elapsed_s:.0f} s)",
+        f"- Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPU cores, Python "
+        f"{platform.python_version()}, {platform.system()} {platform.machine()}; app on uvloop, benchmark on asyncio; "
+        + (
+            f"app pinned to CPU {APP_CPU}, benchmark to the other core(s), FerretDB at idle priority"
+            if args.pin
+            else "no CPU pinning"
+        )
+        + f"; product code at {git_revision()}",
+        f"- Per call: greeting {GREETING_MS} ms, then {args.turns} turns of a {SPEECH_MS} ms tone + a {REPLY_MS} ms "
+        f"reply played in full, then hang-up; calls start over {args.stagger:.1f} s; fake model think time 0, "
+        f"audio generated at 10x real time in 100 ms deltas; fake VAD silence window {silence} ms",
+        "",
+        "Latency in ms, `p50 / p95 / p99 / max`:",
+        "",
+        "| calls | greeting (start → first audio at phone) | turn (last caller frame → first reply audio) "
+        f"| turn − {silence} ms VAD window | inbound relay per frame (Twilio → Realtime) "
+        "| app's own turn figure (speech_stopped → media written) |",
+        "|---:|---|---|---|---|---|",
+    ]
+    for lv in levels:
+        greetings = [r.greeting_ms for r in lv.results if r.greeting_ms is not None]
+        turns = [t for r in lv.results for t in r.turn_ms]
+        lines.append(
+            f"| {lv.calls} | {dist(greetings)} | {dist(turns)} | {dist([t - silence for t in turns])} "
+            f"| {dist_fine(lv.relay_ms)} | {dist_fine(lv.app_turn_ms)} |"
+        )
+    lines += [
+        "",
+        "Correctness (must be all zeros / complete):",
+        "",
+        "| calls | failed calls | inbound frames sent / appended / lost | outbound audio complete "
+        "| protocol violations (fake Realtime + simulator) | app dropped stream msgs |",
+        "|---:|---:|---|---|---:|---:|",
+    ]
+    for lv in levels:
+        expected = (GREETING_MS + args.turns * REPLY_MS) * BYTES_PER_MS
+        complete = sum(1 for r in lv.results if r.received_media_bytes == expected)
+        dropped = lv.app_counters.get("voice_stream_messages_dropped_total", 0.0)
+        lines.append(
+            f"| {lv.calls} | {len(lv.failed)} | {lv.frames_sent} / {lv.frames_appended} / "
+            f"{lv.frames_sent - lv.frames_appended} | {complete}/{lv.calls} | {len(lv.violations)} | {dropped:.0f} |"
+        )
+    lines += [
+        "",
+        "Resources over the measured window (first call placed → last Realtime session closed). CPU % is of one "
+        "core (the machine has 2; kernel share in brackets); `ms/call-s` = app CPU per second of call; loop lag = "
+        "how late a 10 ms sleep wakes up; full GCs = generation-2 collections in the app while calls were live:",
+        "",
+        "| calls | call length p50 / max s | app CPU % | app ms/call-s | app peak RSS MB "
+        "| app loop lag p50 / p99 / max ms | app full GCs (n, max ms) | bench CPU % | bench loop lag p99 / max ms "
+        "| FerretDB CPU % | rest of machine CPU % |",
+        "|---:|---|---:|---:|---:|---|---|---:|---|---:|---:|",
+    ]
+    for lv in levels:
+        lengths = [r.ended_at - r.started_at for r in lv.results if r.started_at and not r.error]
+        lines.append(
+            f"| {lv.calls} | {percentile(lengths, 50):.1f} / {max(lengths, default=math.nan):.1f} "
+            f"| {lv.app_cpu_s / lv.wall_s * 100:.0f} ({lv.app_sys_s / lv.wall_s * 100:.0f}) "
+            f"| {lv.app_cpu_s / max(lv.call_seconds, 1e-9) * 1000:.1f} | {lv.app_rss_mb:.0f} "
+            f"| {percentile(lv.app_lag_ms, 50):.1f} / {percentile(lv.app_lag_ms, 99):.1f} / "
+            f"{max(lv.app_lag_ms, default=0):.1f} "
+            f"| {len(lv.app_gc2_ms)}, {max(lv.app_gc2_ms, default=0):.0f} "
+            f"| {lv.bench_cpu_s / lv.wall_s * 100:.0f} "
+            f"| {percentile(lv.bench_lag_ms, 99):.1f} / {max(lv.bench_lag_ms, default=0):.1f} "
+            f"| {lv.db_cpu_s / lv.wall_s * 100:.0f} | {lv.other_cpu_s / lv.wall_s * 100:.0f} |"
+        )
+    handled = set(CallSession._control_handlers)
+    last = levels[-1]
+    per_call = max(len([r for r in last.results if not r.error]), 1)
+    deltas = last.server_events.get("response.output_audio.delta", 0)
+    others = sum(c for t, c in last.server_events.items() if t != "response.output_audio.delta")
+    unhandled = sum(c for t, c in last.server_events.items() if t != "response.output_audio.delta" and t not in handled)
+    lines += [
+        "",
+        f"- Relay matched on {sum(lv.relay_calls for lv in levels)} of {sum(lv.calls for lv in levels)} calls "
+        "(frames matched by position; the first speech frame sits at the same index on both sides). Frames the "
+        "phone sent while the app was still opening its Realtime session are left out of the relay figures: "
+        + ", ".join(f"{lv.setup_frames / max(lv.relay_calls, 1):.1f}" for lv in levels)
+        + " per call.",
+        "- Idle app process (no call; uvicorn, timers and the 10 ms lag probe itself), CPU %: "
+        + ", ".join(f"{lv.app_idle_pct:.1f}" for lv in levels)
+        + ".",
+        "- Cold first call of a fresh app process (the warm-up call, not in the tables): greeting "
+        + ", ".join(f"{lv.cold_greeting_ms:.0f} ms" for lv in levels if lv.cold_greeting_ms is not None)
+        + ".",
+        f"- Server events per call ({last.calls}-call level): {deltas / per_call:.0f} audio deltas, "
+        f"{others / per_call:.0f} other events, {unhandled / per_call:.0f} of them of a type the app has no handler "
+        "for.",
+        "- App heap right after the calls ended (gc-tracked objects) and the time one full `gc.collect()` then "
+        "took, i.e. how long every live call's audio would stall if a full collection ran mid-call: "
+        + "; ".join(f"{lv.calls}: {lv.app_objects / 1000:.0f}k objects, {lv.app_full_gc_ms:.0f} ms" for lv in levels)
+        + ".",
+        "- App greeting figure from its call records (session start → first media written), p50 / p99: "
+        + "; ".join(
+            f"{lv.calls}: {percentile(lv.app_greeting_ms, 50):.0f} / {percentile(lv.app_greeting_ms, 99):.0f} ms"
+            for lv in levels
+        )
+        + ".",
+    ]
+    for lv in levels:
+        for r in lv.failed[:5]:
+            lines.append(f"- FAILED ({lv.calls} calls) call {r.index}: {r.error}")
+        for v in lv.violations[:5]:
+            lines.append(f"- VIOLATION ({lv.calls} calls): {v[:300]}")
+    return "\n".join(lines)
+
+
+def git_revision() -> str:
+    """Read-only: the commit the app ran from, marked when the working tree has local changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown commit"
+    return f"{head} + local changes" if dirty else head
+
+
+@contextlib.contextmanager
+def workspace() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="bridge-load-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+async def amain(args: argparse.Namespace) -> int:
+    levels_wanted = [int(x) for x in args.calls.split(",") if x.strip()]
+    started = time.monotonic()
+    levels: list[Level] = []
+    speed_up_fake_realtime()
+    gc.collect()
+    gc.freeze()  # the benchmark's own start-up objects: keeps its full collections short
+    with workspace() as workdir, LocalMongo() as mongo:
+        if args.pin:
+            # FerretDB only serves the app's background call-record writes (in production the database is
+            # on other machines): it gets idle CPU time only, on any core. The app gets a core of its own
+            # (its one event loop cannot use more); this process and its threads get the rest.
+            if mongo.process is not None:
+                idle_priority(mongo.process.pid)
+            os.sched_setaffinity(0, set(range(os.cpu_count() or 1)) - {APP_CPU})
+        for n in levels_wanted:
+            print(f"--- {n} concurrent calls", flush=True)
+            level = await asyncio.wait_for(run_level(n, mongo, args, workdir), timeout=args.level_timeout)
+            levels.append(level)
+            turns = [t for r in level.results for t in r.turn_ms]
+            print(
+                f"    greeting p50 {percentile([r.greeting_ms for r in level.results if r.greeting_ms], 50):.0f} ms, "
+                f"turn p50 {percentile(turns, 50):.0f} ms p99 {percentile(turns, 99):.0f} ms, "
+                f"relay p99 {percentile(level.relay_ms, 99):.1f} ms, failed {len(level.failed)}, "
+                f"violations {len(level.violations)}, app CPU {level.app_cpu_s / level.wall_s * 100:.0f} %, "
+                f"bench CPU {level.bench_cpu_s / level.wall_s * 100:.0f} %",
+                flush=True,
+            )
+    print()
+    print(report(levels, args, time.monotonic() - started))
+    bad = any(lv.failed or lv.violations or lv.frames_sent != lv.frames_appended for lv in levels)
+    return 1 if bad else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", default=DEFAULT_CALLS, help="comma-separated concurrency levels")
+    parser.add_argument("--turns", type=int, default=3, help="caller turns per call")
+    parser.add_argument("--stagger", type=float, default=1.0, help="seconds over which a level's calls start")
+    parser.add_argument(
+        "--app-patch",
+        default="",
+        help="experiment, not the product: comma-separated fixes applied by the app launcher "
+        f"({', '.join(APP_PATCHES)})",
+    )
+    parser.add_argument(
+        "--app-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra setting for the app process, e.g. OPENAI_PREOPEN=false (repeatable)",
+    )
+    parser.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="do not give the app a core of its own (default: pinned when the machine has 2+ cores)",
+    )
+    parser.add_argument("--level-timeout", type=float, default=150.0, help="hard limit per level, seconds")
+    args = parser.parse_args()
+    args.pin = args.pin and (os.cpu_count() or 1) >= 2
+    unknown = set(filter(None, args.app_patch.split(","))) - set(APP_PATCHES)
+    if unknown:
+        parser.error(f"unknown --app-patch {sorted(unknown)}; choose from {', '.join(APP_PATCHES)}")
+    # The standard loop on purpose: the fakes stamp events with loop.time(), which on uvloop is the
+    # millisecond clock cached at the start of each loop iteration; asyncio's is time.monotonic().
+    sys.exit(asyncio.run(amain(args)))
+
+
+if __name__ == "__main__":
+    main()
