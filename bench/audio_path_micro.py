@@ -37,7 +37,6 @@ from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import OP_TEXT, Frame
 
 from config.agent_config import AgentConfig
-from config.settings import Settings
 from models.twilio_stream import StartMessage, twilio_message_adapter
 from services.call_session import CallDependencies, CallSession
 from services.openai_service import build_session_config, start_conversation
@@ -45,6 +44,7 @@ from services.playback import PlaybackLedger, mulaw_b64_duration_ms
 from services.tools import build_tool_registry
 from services.twilio_service import mark_frame, media_frame
 from tests.fakes.mulaw import tone
+from tests.stack import make_settings
 
 try:
     import uvloop
@@ -118,15 +118,7 @@ def make_connection() -> AsyncRealtimeConnection:
 
 def make_session() -> CallSession:
     """A real CallSession (real __init__, ledger, locks) wired to no-op sockets; no tasks are started."""
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        openai_api_key="sk-bench",
-        twilio_account_sid="AC" + "0" * 32,
-        twilio_auth_token="bench",
-        twilio_phone_number="+911140000000",
-        public_base_url="https://bench.invalid",
-        admin_api_token="b" * 16,
-    )
+    settings = make_settings()
     deps = CallDependencies(
         settings=settings,
         agent=AgentConfig(),
