@@ -46,12 +46,15 @@ serve() {
   # The local default: start FerretDB on 27017 (data kept in .data/db) unless something already listens.
   if [[ "$uri" =~ ^mongodb://(127\.0\.0\.1|localhost):27017/?$ ]] && ! (exec 3<>/dev/tcp/127.0.0.1/27017) 2>/dev/null; then
     "$VENV/bin/python" -m devtools.ferretdb --port 27017 --data .data/db &
-    local db_pid=$!
-    trap 'kill $db_pid 2>/dev/null || true' EXIT
+    db_pid=$!
     for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/27017) 2>/dev/null && break; sleep 0.2; done
   fi
   "$VENV/bin/python" app.py seed
-  "$VENV/bin/python" app.py
+  "$VENV/bin/python" app.py &
+  app_pid=$!
+  # Whoever stops this script (Ctrl-C, a service manager's SIGTERM) stops the app and the database too.
+  trap 'kill $app_pid ${db_pid:-} 2>/dev/null || true' EXIT INT TERM
+  wait "$app_pid"
 }
 
 case "${1:-install}" in
