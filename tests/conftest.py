@@ -9,6 +9,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from devtools.ferretdb import LocalMongo
+from services.database_service import Database, create_mongo_client, seed_database
 
 
 @pytest.fixture(scope="session")
@@ -29,4 +30,18 @@ async def mongo_client(mongo_uri: str) -> AsyncIterator[AsyncMongoClient]:
     try:
         yield client
     finally:
+        await client.close()
+
+
+@pytest.fixture(scope="module")
+async def seeded_db(mongo_uri: str) -> AsyncIterator[Database]:
+    """One seeded database per test module (seeding takes about a second); tests that write use
+    call-scoped documents (their own call sids), so they do not disturb each other."""
+    client = create_mongo_client(mongo_uri)
+    db = Database(client, f"seeded_{uuid.uuid4().hex[:12]}")
+    await seed_database(db)
+    try:
+        yield db
+    finally:
+        await client.drop_database(db.raw.name)
         await client.close()

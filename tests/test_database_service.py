@@ -6,7 +6,6 @@ import asyncio
 import importlib.util
 import json
 import re
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
@@ -300,19 +299,6 @@ def test_seed_files_are_what_the_generator_writes() -> None:
 # ------------------------------------------------------------------------------------------ product search
 
 
-@pytest.fixture(scope="module")
-async def seeded(mongo_uri: str) -> AsyncIterator[Database]:
-    """One seeded database for the read-only search tests (seeding takes about a second)."""
-    client = create_mongo_client(mongo_uri)
-    database = Database(client, f"search_{uuid.uuid4().hex[:12]}")
-    await seed_database(database)
-    try:
-        yield database
-    finally:
-        await client.drop_database(database.raw.name)
-        await client.close()
-
-
 @pytest.mark.parametrize(
     ("query", "sku"),
     [
@@ -328,14 +314,14 @@ async def seeded(mongo_uri: str) -> AsyncIterator[Database]:
         ("redmi note terah", "RDM-N13-128"),
     ],
 )
-async def test_product_search_understands_names_and_aliases(seeded: Database, query: str, sku: str) -> None:
-    matches = await seeded.products.search(query)
+async def test_product_search_understands_names_and_aliases(seeded_db: Database, query: str, sku: str) -> None:
+    matches = await seeded_db.products.search(query)
     assert matches and matches[0].sku == sku, matches
 
 
 @pytest.mark.parametrize("query", ["washing machine", "refrigerator", "xyz", "", "   ", "?!"])
-async def test_product_search_finds_nothing_for_unknown_products(seeded: Database, query: str) -> None:
-    assert await seeded.products.search(query) == []
+async def test_product_search_finds_nothing_for_unknown_products(seeded_db: Database, query: str) -> None:
+    assert await seeded_db.products.search(query) == []
 
 
 def test_match_score_does_not_match_inside_words() -> None:
@@ -364,10 +350,10 @@ async def test_search_cache_sees_new_products_after_upsert(db: Database) -> None
     assert (await db.products.search("गैस चूल्हा"))[0].sku == "PGN-STOVE-2B"
 
 
-async def test_alternatives_are_the_same_kind_of_product(seeded: Database) -> None:
-    cooker = await seeded.products.get("PRS-CKR-5L")
+async def test_alternatives_are_the_same_kind_of_product(seeded_db: Database) -> None:
+    cooker = await seeded_db.products.get("PRS-CKR-5L")
     assert cooker is not None
-    alternatives = await seeded.products.alternatives_to(cooker)
+    alternatives = await seeded_db.products.alternatives_to(cooker)
     assert [product.sku for product in alternatives] == ["HWK-CKR-5L"]
 
 

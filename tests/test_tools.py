@@ -62,19 +62,6 @@ def at_ist(hour: int, minute: int = 0) -> Callable[[], datetime]:
 
 
 @pytest.fixture(scope="module")
-async def seeded_db(mongo_uri: str) -> AsyncIterator[Database]:
-    """One seeded database for the module; tests write only call-scoped tickets and transfers."""
-    client = create_mongo_client(mongo_uri)
-    db = Database(client, f"tools_{uuid.uuid4().hex[:12]}")
-    await seed_database(db)
-    try:
-        yield db
-    finally:
-        await client.drop_database(db.raw.name)
-        await client.close()
-
-
-@pytest.fixture(scope="module")
 def registry() -> ToolRegistry:
     return build_tool_registry()
 
