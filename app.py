@@ -11,13 +11,17 @@ import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
 from api import admin, health, twilio_callbacks, twilio_webhooks
 from config.settings import Settings, get_settings
-from services.runtime import build_services
+from services.container import build_services
+from services.store.client import create_mongo_client
+from services.store.database import Database
+from services.store.seed import seed_database
 from utils.logger import configure_logging, get_logger
 
 log = get_logger(__name__)
@@ -33,7 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
         services = build_services(settings)
         app.state.services = services
         try:
-            await services.ensure_indexes()
+            await services.db.ensure_indexes()
         except Exception as error:
             # Start anyway: calls still work without the database (tools answer with an error) and
             # /health reports not ready until it is back.
@@ -46,7 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            await services.drain()
+            await services.live_calls.drain()
             await services.aclose()
             log.info("service_stopped")
 
@@ -64,9 +68,6 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 async def _seed(settings: Settings) -> None:
-    from services.database_service import Database, create_mongo_client
-    from services.seed import seed_database
-
     client = create_mongo_client(settings.mongodb_uri)
     try:
         db = Database(client, settings.mongodb_database)
@@ -77,6 +78,32 @@ async def _seed(settings: Settings) -> None:
         await client.close()
 
 
+def serve(settings: Settings, **uvicorn_overrides: Any) -> None:
+    """Build the app from `settings` and serve it on settings.host:settings.port until SIGINT/SIGTERM.
+
+    This is what `python app.py` runs: one process, as `uvicorn.run(app, ...)` would run it (exit status 3
+    if the server cannot start, e.g. the port is taken). `uvicorn_overrides` are extra or replacement
+    `uvicorn.Config` arguments (e.g. `log_level`, or `callback_notify` for a launcher's instrumentation).
+    Logging is the caller's to configure first (`utils.logger.configure_logging`), as `main` does.
+    """
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "ws_max_size": WS_TRANSPORT_MAX_BYTES,
+        "ws_per_message_deflate": False,
+        "proxy_headers": True,
+        **uvicorn_overrides,
+    }
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), **options))
+    try:
+        server.run()
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn shut down, then re-raised it (uvicorn.run swallows it too)
+        pass
+    if not server.started:
+        sys.exit(3)  # uvicorn.run's STARTUP_FAILURE
+
+
 def main(argv: list[str]) -> None:
     settings = get_settings()
     configure_logging(json_output=settings.environment == "production", level=settings.log_level)
@@ -85,15 +112,7 @@ def main(argv: list[str]) -> None:
         return
     if argv:
         sys.exit(f"unknown command {argv[0]!r}; usage: python app.py [seed]")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        ws_max_size=WS_TRANSPORT_MAX_BYTES,
-        ws_per_message_deflate=False,
-        proxy_headers=True,
-    )
+    serve(settings)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pymongo import DESCENDING
 from pymongo.errors import PyMongoError
 from twilio.base.exceptions import TwilioRestException
 
@@ -17,6 +16,7 @@ from api.deps import ServicesDep, require_admin
 from models.admin import CallDetail, CallList, CallSummary, OutboundCallRequest, OutboundCallResponse
 from models.call_record import CallRecord, CallStatus
 from services.metrics import REGISTRY
+from services.store.calls import CallFilter
 from utils.logger import get_logger
 
 log = get_logger(__name__)
@@ -34,37 +34,10 @@ async def prometheus_metrics() -> Response:
 
 @router.get("/call/{call_sid}", response_model=CallDetail, responses={404: {"description": "Unknown call"}})
 async def get_call(call_sid: str, services: ServicesDep) -> CallDetail:
-    document = await services.calls.find_one({"_id": call_sid})
+    document = await services.db.calls.get(call_sid)
     if document is None:
         raise HTTPException(status_code=404, detail="Call not found")
-    return CallDetail.model_validate(with_call_sid(document))
-
-
-def with_call_sid(document: dict[str, Any]) -> dict[str, Any]:
-    # The session's writer keys records by `_id` and leaves `call_sid` out of its $set.
-    return {**document, "call_sid": document["_id"]}
-
-
-def _day_start(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=zone)
-
-
-def calls_filter(
-    status: CallStatus | None, date_from: date | None, date_to: date | None, transferred: bool | None, zone: ZoneInfo
-) -> dict[str, Any]:
-    query: dict[str, Any] = {}
-    if status is not None:
-        query["status"] = status
-    started: dict[str, datetime] = {}
-    if date_from is not None:
-        started["$gte"] = _day_start(date_from, zone)
-    if date_to is not None:  # inclusive: up to the start of the next day
-        started["$lt"] = _day_start(date_to + timedelta(days=1), zone)
-    if started:
-        query["started_at"] = started
-    if transferred is not None:
-        query["transfer"] = {"$ne": None} if transferred else None
-    return query
+    return CallDetail.model_validate(document)
 
 
 @router.get("/calls", response_model=CallList)
@@ -83,15 +56,15 @@ async def list_calls(
 ) -> CallList:
     if date_from and date_to and date_from > date_to:
         raise HTTPException(status_code=422, detail="date_from is after date_to")
-    query = calls_filter(status, date_from, date_to, transferred, ZoneInfo(services.settings.support_timezone))
-    total = await services.calls.count_documents(query)
-    cursor = (
-        services.calls.find(query, {"transcript": 0})
-        .sort([("started_at", DESCENDING), ("_id", DESCENDING)])
-        .skip(offset)
-        .limit(limit)
+    filters = CallFilter.for_days(
+        zone=ZoneInfo(services.settings.support_timezone),
+        status=status,
+        date_from=date_from,
+        date_to=date_to,
+        transferred=transferred,
     )
-    calls = [CallSummary.from_document(with_call_sid(document)) async for document in cursor]
+    total, documents = await services.db.calls.page(filters, limit=limit, offset=offset)
+    calls = [CallSummary.from_document(document) for document in documents]
     return CallList(total=total, limit=limit, offset=offset, calls=calls)
 
 
@@ -116,8 +89,8 @@ async def outbound_call(body: OutboundCallRequest, services: ServicesDep) -> Out
     except Exception as error:
         log.error("outbound_call_failed", to=body.to, error=repr(error))
         raise HTTPException(status_code=502, detail="Could not reach Twilio to place the call") from None
-    # $setOnInsert: once answered, the live session writes the same document with $set, and may
-    # already have done so if the stream connected before Twilio's reply reached us.
+    # Inserted only if absent: once answered, the live session writes the same record, and may already
+    # have done so if the stream connected before Twilio's reply reached us.
     record = CallRecord(
         call_sid=call_sid,
         from_number=settings.twilio_phone_number,
@@ -128,7 +101,7 @@ async def outbound_call(body: OutboundCallRequest, services: ServicesDep) -> Out
         twilio_status=twilio_status,
     )
     try:
-        await services.calls.update_one({"_id": call_sid}, {"$setOnInsert": record.model_dump()}, upsert=True)
+        await services.db.calls.insert_if_absent(record)
     except PyMongoError as error:  # the call is placed anyway; the session writes its record when answered
         log.error("outbound_call_record_failed", call_sid=call_sid, error=type(error).__name__)
     log.info("outbound_call_placed", call_sid=call_sid, to=body.to)

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services import metrics
-from services.runtime import AppServices
+from services.container import AppServices
 from utils.logger import get_logger
 
 log = get_logger(__name__)

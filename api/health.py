@@ -18,6 +18,6 @@ async def health(services: ServicesDep) -> JSONResponse:
         "live": True,
         "ready": database_ok,
         "database": "ok" if database_ok else "unreachable",
-        "active_calls": len(services.sessions),
+        "active_calls": len(services.live_calls),
     }
     return JSONResponse(body, status_code=200 if database_ok else 503)

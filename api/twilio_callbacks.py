@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import email.utils
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from pymongo.errors import PyMongoError
 from twilio.twiml.voice_response import VoiceResponse
 
 from api.deps import ServicesDep, require_twilio_signature
-from api.twilio_webhooks import TWIML_MEDIA_TYPE
 from models.call_record import CallRecord, CallStatus, utc_now
 from services import metrics
-from services.call_actions import CallActions, whisper_token_subject
+from services.handoff.transfer import whisper_token_subject
+from services.telephony.twilio_voice import TWIML_MEDIA_TYPE
 from utils.hinglish import speak_digits
 from utils.logger import get_logger
 
@@ -55,12 +54,14 @@ async def whisper(request: Request, services: ServicesDep) -> Response:
     await require_twilio_signature(request, services)
     call_sid = request.query_params.get("call_sid", "")
     token = request.query_params.get("token", "")
-    if not call_sid.startswith("CA") or not services.stream_tokens.verify(whisper_token_subject(call_sid), token):
+    if not call_sid.startswith("CA") or not services.handoff.whisper_tokens.verify(
+        whisper_token_subject(call_sid), token
+    ):
         metrics.STREAMS_REJECTED.labels(reason="bad_whisper_token").inc()
         log.warning("whisper_rejected", call_sid=call_sid[:34])
         raise HTTPException(status_code=403, detail="Invalid or expired token")
     response = VoiceResponse()
-    response.say(await CallActions(services).whisper_text(call_sid), language="en-IN")
+    response.say(await services.transfer_callbacks.whisper_text(call_sid), language="en-IN")
     return _twiml(response)  # nothing after the <Say>: Twilio bridges the two legs
 
 
@@ -70,7 +71,7 @@ async def transfer_result(request: Request, services: ServicesDep) -> Response:
     form = await require_twilio_signature(request, services)
     call_sid = _call_sid_param(request, form)
     dial_status = form.get("DialCallStatus", "failed")[:32]
-    outcome = await CallActions(services).finish_transfer(call_sid, dial_status)
+    outcome = await services.transfer_callbacks.finish_transfer(call_sid, dial_status)
     response = VoiceResponse()
     if outcome.connected:
         return _twiml(response)  # the agent talked to the caller; nothing left to do
@@ -108,10 +109,10 @@ def _status_for_new_record(twilio_status: str) -> CallStatus:
     return "in_progress" if twilio_status == "in-progress" else "queued"
 
 
-def _minimal_record(form: dict[str, str], fields: dict[str, Any], at: datetime) -> dict[str, Any]:
+def _minimal_record(form: dict[str, str], at: datetime) -> CallRecord:
     """A call we never saw a stream for, e.g. an outbound call that was not answered."""
     twilio_status = form["CallStatus"]
-    record = CallRecord(
+    return CallRecord(
         call_sid=form["CallSid"],
         from_number=form.get("From") or None,
         to_number=form.get("To") or None,
@@ -120,39 +121,6 @@ def _minimal_record(form: dict[str, str], fields: dict[str, Any], at: datetime) 
         started_at=at,
         ended_at=at if twilio_status in TERMINAL_STATUSES else None,
         end_reason=twilio_status if twilio_status in TERMINAL_STATUSES else None,
-    )
-    return {**record.model_dump(), **fields}
-
-
-async def _apply_status(services: Any, form: dict[str, str], fields: dict[str, Any], seq: int | None) -> bool:
-    """Set the status fields unless a newer callback (higher SequenceNumber) got there first.
-
-    Returns False for a stale callback. Callbacks may arrive out of order and concurrently, so the
-    ordering is decided by the database (a conditional update), never by reading first.
-    """
-    calls, call_sid = services.calls, form["CallSid"]
-    newer: dict[str, Any] = {"_id": call_sid}
-    if seq is not None:
-        newer["$or"] = [{"twilio_status_seq": None}, {"twilio_status_seq": {"$lt": seq}}]
-    update = {"$set": {**fields, "updated_at": utc_now()}}
-    if (await calls.update_one(newer, update)).matched_count:
-        return True
-    new_record = _minimal_record(form, fields, _timestamp(form.get("Timestamp")))
-    if (await calls.update_one({"_id": call_sid}, {"$setOnInsert": new_record}, upsert=True)).upserted_id:
-        return True
-    # It exists: stale, or inserted by a concurrent callback between our two writes.
-    return (await calls.update_one(newer, update)).matched_count > 0
-
-
-async def _complete_ended_call(services: Any, form: dict[str, str]) -> None:
-    """Terminal status and no live session here: make sure the record shows the call as ended."""
-    calls, call_sid, twilio_status = services.calls, form["CallSid"], form["CallStatus"]
-    ended_at = _timestamp(form.get("Timestamp"))
-    await calls.update_one({"_id": call_sid, "ended_at": None}, {"$set": {"ended_at": ended_at}})
-    # An outbound call still "queued" never reached the assistant.
-    await calls.update_one(
-        {"_id": call_sid, "status": "queued"},
-        {"$set": {"status": _status_for_new_record(twilio_status), "end_reason": twilio_status}},
     )
 
 
@@ -164,17 +132,22 @@ async def call_status(request: Request, services: ServicesDep) -> Response:
     if not call_sid.startswith("CA") or not twilio_status:
         raise HTTPException(status_code=400, detail="CallSid and CallStatus are required")
     seq = _int_param(form.get("SequenceNumber"))
-    fields: dict[str, Any] = {"twilio_status": twilio_status[:32]}
-    duration = _int_param(form.get("CallDuration"))
-    if duration is not None:
-        fields["twilio_duration_s"] = duration
-    if seq is not None:
-        fields["twilio_status_seq"] = seq
+    at = _timestamp(form.get("Timestamp"))
+    calls = services.db.calls
     try:
-        applied = await _apply_status(services, form, fields, seq)
-        live = CallActions(services).live_session(call_sid) is not None
+        applied = await calls.apply_status(
+            call_sid,
+            twilio_status[:32],
+            seq=seq,
+            duration_s=_int_param(form.get("CallDuration")),
+            new_record=_minimal_record(form, at),
+        )
+        live = services.live_calls.get(call_sid) is not None
         if applied and twilio_status in TERMINAL_STATUSES and not live:
-            await _complete_ended_call(services, form)
+            # No live session to finish the record: make sure it shows the call as ended.
+            await calls.complete_ended_call(
+                call_sid, ended_at=at, status=_status_for_new_record(twilio_status), end_reason=twilio_status
+            )
     except PyMongoError as error:
         metrics.DB_ERRORS.labels(operation="call_status").inc()
         log.warning("call_status_write_failed", call_sid=call_sid, error=type(error).__name__)

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import orjson
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
-from pydantic import ValidationError
 
 from api.deps import ServicesDep, get_services_ws, require_twilio_signature
-from models.twilio_stream import StartMessage, StartPayload
 from services import metrics
-from services.call_session import CallSession
-from services.openai_service import greeting_instructions
-from services.runtime import AppServices, build_call_dependencies
-from services.twilio_service import connect_stream_twiml
+from services.call.session import CallSession
+from services.realtime.session_config import greeting_instructions
+from services.telephony.twilio_stream import TwilioMediaStream, read_start
+from services.telephony.twilio_voice import TWIML_MEDIA_TYPE, connect_stream_twiml
 from utils.logger import get_logger
 
 log = get_logger(__name__)
 router = APIRouter(tags=["twilio"])
-
-TWIML_MEDIA_TYPE = "application/xml"
-START_TIMEOUT_S = 10.0
 
 
 @router.post("/incoming-call", response_class=Response, responses={200: {"content": {TWIML_MEDIA_TYPE: {}}}})
@@ -48,28 +40,14 @@ async def incoming_call(request: Request, services: ServicesDep) -> Response:
     log.info("incoming_call", call_sid=call_sid, caller=parameters["caller"])
     if services.preopened is not None:
         greeting = greeting_instructions(services.agent, parameters["direction"], parameters.get("purpose"))
-        services.preopened.start(call_sid, lambda: services.open_conversation(greeting))
+        services.preopened.start(call_sid, lambda: services.connector.open_conversation(greeting))
     twiml = connect_stream_twiml(services.settings.media_stream_url, parameters)
     return Response(content=twiml, media_type=TWIML_MEDIA_TYPE)
 
 
-async def _read_start(websocket: WebSocket) -> StartPayload | None:
-    """Read `connected` then `start`; anything else first means this is not a Twilio stream."""
-    async with asyncio.timeout(START_TIMEOUT_S):
-        while True:
-            text = await websocket.receive_text()
-            message = orjson.loads(text)
-            event = message.get("event")
-            if event == "connected":
-                continue
-            if event == "start":
-                return StartMessage.model_validate(message).start
-            return None
-
-
 @router.websocket("/media-stream")
 async def media_stream(websocket: WebSocket) -> None:
-    services: AppServices = get_services_ws(websocket)
+    services = get_services_ws(websocket)
     # Refuse before accepting: an unaccepted close is an HTTP 403 on the handshake, and no
     # Realtime connection is ever opened for it.
     if not services.signatures.stream_handshake_is_valid(websocket.headers.get("x-twilio-signature")):
@@ -78,10 +56,7 @@ async def media_stream(websocket: WebSocket) -> None:
         await websocket.close(code=1008)
         return
     await websocket.accept()
-    try:
-        start = await _read_start(websocket)
-    except (TimeoutError, ValueError, ValidationError, orjson.JSONDecodeError, RuntimeError):
-        start = None
+    start = await read_start(websocket)
     token = start.custom_parameters.get("token", "") if start else ""
     bound_call = start.custom_parameters.get("call_sid") if start else None
     if start is None or bound_call != start.call_sid or not services.stream_tokens.verify(start.call_sid, token):
@@ -89,9 +64,10 @@ async def media_stream(websocket: WebSocket) -> None:
         log.warning("stream_rejected", reason="bad_token" if start else "no_start")
         await websocket.close(code=1008)
         return
-    session = CallSession(build_call_dependencies(services), websocket, start)
-    services.sessions.add(session)
+    stream = TwilioMediaStream(websocket, start, services.settings.max_stream_message_bytes)
+    session = CallSession(services.call_deps, stream)
+    services.live_calls.add(session)
     try:
         await session.run()
     finally:
-        services.sessions.discard(session)
+        services.live_calls.remove(session)

@@ -38,9 +38,9 @@ from websockets.frames import OP_TEXT, Frame
 
 from config.agent_config import AgentConfig
 from models.twilio_stream import StartMessage, twilio_message_adapter
+from services.call.playback import PlaybackLedger, mulaw_b64_duration_ms
 from services.call_session import CallDependencies, CallSession
 from services.openai_service import build_session_config, start_conversation
-from services.playback import PlaybackLedger, mulaw_b64_duration_ms
 from services.tools import build_tool_registry
 from services.twilio_service import mark_frame, media_frame
 from tests.fakes.mulaw import tone

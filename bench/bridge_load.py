@@ -1,8 +1,9 @@
 """End-to-end load on the audio bridge: N concurrent calls through the real app, in its own process.
 
 This process runs FerretDB (a child process), the fake OpenAI Realtime server, the fake Twilio REST
-API and the Twilio simulator; the app runs as a separate Python process (uvicorn on uvloop, as
-`python app.py` starts it, plus a 10 ms event-loop lag probe and a full-GC timer), all on 127.0.0.1.
+API and the Twilio simulator; the app runs as a separate Python process, `python -m bench.app_server`
+(`app.serve()`, i.e. uvicorn on uvloop with the arguments `python app.py` uses, plus a 10 ms
+event-loop lag probe and a full-GC timer), all on 127.0.0.1.
 For each level a fresh app process and fresh fakes are started, one warm-up call is made (not
 counted), then N calls start, staggered over --stagger seconds. Each call:
 
@@ -18,12 +19,12 @@ counted), then N calls start, staggered over --stagger seconds. Each call:
 reading the matching `input_audio_buffer.append` (both stamped with this process's `loop.time()`;
 frames are matched by position, checked on each call's first speech frame).
 
-Measurement hygiene (all in this file; the fakes' files are not modified):
+Measurement hygiene (through the fakes' public hooks; their defaults are what the tests use):
 - with 2+ cores the app is pinned to CPU 0 and this process to the others; FerretDB runs at
   SCHED_IDLE (it only takes the app's background call-record writes);
-- the fake server's `tone()` is memoised and its VAD's `frame_energy()` replaced by an equivalent
-  table version; appends are validated strictly for the first 50 per session, then every 25th
-  (every other client event always);
+- the fake server gets a memoised `tone()` and, for its VAD, a table version of `frame_energy()`
+  (identical results, checked at start); appends are validated strictly for the first 50 per
+  session, then every 25th (every other client event always);
 - this process runs the standard asyncio loop (uvloop's `loop.time()` is a cached millisecond clock)
   and keeps its garbage collector off while a level runs.
 
@@ -65,14 +66,14 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
+from bench.app_server import LAG_PROBE_S
 from devtools.ferretdb import LocalMongo, free_port
 from services.call_session import CallSession
-from tests.fakes import realtime_server
-from tests.fakes.mulaw import _DECODE, frame_energy, tone
+from tests.fakes.mulaw import frame_energy, mulaw_decode, tone
 from tests.fakes.realtime_server import FakeRealtimeServer, FakeSession, Script
 from tests.fakes.twilio_rest import FakeTwilioRest
 from tests.fakes.twilio_sim import SimulatedCall, TwilioSimulator
-from tests.stack import ACCOUNT_SID, ADMIN_TOKEN, AGENT_NUMBER, AUTH_TOKEN, PUBLIC_BASE_URL
+from tests.stack import ACCOUNT_SID, ADMIN_TOKEN, AUTH_TOKEN, PUBLIC_BASE_URL
 
 REPO = Path(__file__).resolve().parent.parent
 BYTES_PER_MS = 8
@@ -86,90 +87,8 @@ APPENDS_ALWAYS_VALIDATED = 50
 APPEND_VALIDATION_EVERY = 25
 APP_CPU = 0  # with --pin (default on 2+ cores): the app's core; the benchmark and FerretDB get the others
 DEFAULT_CALLS = "1,25,50,100,200"
-APP_PATCHES = ("gc-freeze",)
+APP_PATCHES = {"gc-freeze": "--gc-freeze"}  # --app-patch name -> flag of bench.app_server (experiments)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-LAG_PROBE_S = 0.01
-
-# The app exactly as `python app.py` runs it: `app.main()` is called with `uvicorn.run` swapped for a
-# function that captures the app and its arguments, which are then served the way uvicorn.run would
-# (same Config, same uvloop loop factory). The only additions are instrumentation that does not
-# change the app's behaviour: a task measuring event-loop lag every 10 ms and a gc callback timing
-# full (generation 2) collections, both recorded only while a call is live and written to
-# BENCH_STATS_FILE about once a second (and when the last call ends).
-# BENCH_APP_PATCHES=gc-freeze (--app-patch) is an experiment, not the product: gc.freeze() once the
-# app is built, so that full collections skip the start-up objects.
-APP_SCRIPT = r"""
-import asyncio, gc, json, os, time
-import uvicorn
-import app as app_module
-
-if os.environ.get("BENCH_APP_CPU"):
-    os.sched_setaffinity(0, {int(os.environ["BENCH_APP_CPU"])})  # before any thread starts: all inherit
-patches = set(filter(None, os.environ.get("BENCH_APP_PATCHES", "").split(",")))
-
-captured = {}
-uvicorn.run = lambda app, **kwargs: captured.update(app=app, kwargs=kwargs)
-app_module.main([])  # settings, logging, create_app(), and the uvicorn arguments of the product
-app = captured["app"]
-config = uvicorn.Config(app, **captured["kwargs"])
-server = uvicorn.Server(config)
-stats = {"lag_s": [], "gc2_s": [], "objects": 0, "full_gc_s": 0.0}
-
-def calls_live():
-    services = getattr(app.state, "services", None)
-    return services is not None and bool(services.sessions)
-
-gc_started = [0.0]
-
-def time_full_gc(phase, info):
-    if info["generation"] == 2:
-        if phase == "start":
-            gc_started[0] = time.perf_counter()
-        elif calls_live():
-            stats["gc2_s"].append(time.perf_counter() - gc_started[0])
-
-gc.callbacks.append(time_full_gc)
-
-def dump(count_objects=False):
-    if count_objects:  # both take tens of ms: only once the calls have ended
-        stats["objects"] = max(stats["objects"], len(gc.get_objects()))
-        started = time.perf_counter()
-        gc.collect()
-        stats["full_gc_s"] = max(stats["full_gc_s"], time.perf_counter() - started)
-    with open(os.environ["BENCH_STATS_FILE"] + ".tmp", "w") as out:
-        json.dump(stats, out)
-    os.replace(os.environ["BENCH_STATS_FILE"] + ".tmp", os.environ["BENCH_STATS_FILE"])
-
-async def probe():
-    loop = asyncio.get_running_loop()
-    last_dump, was_live = loop.time(), False
-    while True:
-        before = time.perf_counter()
-        await asyncio.sleep(PROBE_S)
-        live = calls_live()
-        if live:
-            stats["lag_s"].append(time.perf_counter() - before - PROBE_S)
-        if live and loop.time() - last_dump > 1.0:
-            last_dump = loop.time()
-            dump()
-        elif was_live and not live:
-            dump(count_objects=True)
-        was_live = live
-
-async def main():
-    task = asyncio.create_task(probe())
-    try:
-        await server.serve()  # on SIGTERM uvicorn re-raises the signal after shutdown: dump() may not run
-    finally:
-        task.cancel()
-        dump()
-
-if "gc-freeze" in patches:
-    gc.collect()
-    gc.freeze()
-with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-    runner.run(main())
-""".replace("PROBE_S", repr(LAG_PROBE_S))
 
 
 # ----------------------------------------------------------------------------------------- statistics
@@ -233,9 +152,11 @@ def self_cpu_s() -> float:
 
 
 class AppProcess:
-    """The real app in its own Python process; `stop()` always leaves no process behind."""
+    """The real app in its own Python process (`python -m bench.app_server`, which calls `app.serve()`);
+    `stop()` always leaves no process behind."""
 
-    def __init__(self, env: dict[str, str], port: int, workdir: Path) -> None:
+    def __init__(self, options: list[str], env: dict[str, str], port: int, workdir: Path) -> None:
+        self.options = options  # bench.app_server's command line, without --port / --stats-file
         self.env = env
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -251,12 +172,13 @@ class AppProcess:
 
     def start(self) -> None:
         self.stats_path.unlink(missing_ok=True)
-        env = {**self.env, "BENCH_STATS_FILE": str(self.stats_path)}
+        command = [sys.executable, "-m", "bench.app_server", "--port", str(self.port)]
+        command += [*self.options, "--stats-file", str(self.stats_path)]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", APP_SCRIPT],
-                cwd=self.workdir,  # no stray .env is read
-                env=env,
+                command,
+                cwd=self.workdir,  # nothing stray (.env, ...) in the working directory
+                env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -343,75 +265,63 @@ class SessionProbe:
     rx: list[float] = field(default_factory=list)  # loop.time() each append was read by the fake
     call: int | None = None  # index of the call this session belongs to (found by its speech)
     first_speech_rx: int | None = None
+    appends: int = 0  # appends seen by the validation sampler
 
 
 class RelayProbe:
-    """Timestamps every append the fake Realtime server reads, by wrapping two methods per session.
-
-    The fakes are not modified: `on_session` receives each FakeSession before it starts, and the
-    session dispatches through instance attributes (`self._on_message`, `getattr(self, "_on_" ...)`).
-    A session is tied to its call by the call's first speech frame, which is unique per call.
-    """
+    """Timestamps every append the fake Realtime server reads, and samples their validation, through the
+    fake's hooks: `on_session` (a SessionProbe per session), `on_client_event` (the loop.time() the fake
+    started reading each client event) and `validate_incoming`. A session is tied to its call by the
+    call's first speech frame, which is unique per call."""
 
     def __init__(self) -> None:
         self.speech_index: dict[str, int] = {}  # base64 of a call's first speech frame -> call index
         self.sessions: list[SessionProbe] = []
+        self._by_session: dict[FakeSession, SessionProbe] = {}
 
     def attach(self, session: FakeSession) -> None:
+        """`on_session` hook."""
         probe = SessionProbe(session)
         self.sessions.append(probe)
-        loop_time = asyncio.get_running_loop().time
-        speech_index = self.speech_index
-        on_message = session._on_message
-        on_append = session._on_input_audio_buffer_append
-        validate = session._validate_client_event
-        last_read = [0.0]
-        appends = [0]
+        self._by_session[session] = probe
 
-        def sampled_validate(data: Any, text: str) -> None:
-            # Every client event is validated strictly, except that of the identical-shaped appends (one
-            # line of app code makes them all) only the first 50 and then every 25th are: validation is
-            # ~40 µs per event, and this process is what saturates first.
-            if isinstance(data, dict) and data.get("type") == "input_audio_buffer.append":
-                appends[0] += 1
-                if appends[0] > APPENDS_ALWAYS_VALIDATED and appends[0] % APPEND_VALIDATION_EVERY:
-                    return
-            validate(data, text)
+    def on_client_event(self, session: FakeSession, event: Any, received_at: float) -> None:
+        """`on_client_event` hook: record when each append was read, and find the call it belongs to."""
+        if not isinstance(event, dict) or event.get("type") != "input_audio_buffer.append":
+            return
+        probe = self._by_session[session]
+        probe.rx.append(received_at)
+        if probe.call is None:
+            audio = event.get("audio")
+            found = self.speech_index.get(audio) if isinstance(audio, str) else None
+            if found is not None:
+                probe.call, probe.first_speech_rx = found, len(probe.rx) - 1
 
-        async def timed_message(message: str | bytes) -> None:
-            last_read[0] = loop_time()
-            await on_message(message)
-
-        async def timed_append(event: dict[str, Any]) -> None:
-            probe.rx.append(last_read[0])
-            if probe.call is None:
-                found = speech_index.get(event.get("audio", ""))
-                if found is not None:
-                    probe.call, probe.first_speech_rx = found, len(probe.rx) - 1
-            await on_append(event)
-
-        session._on_message = timed_message  # type: ignore[method-assign]
-        session._validate_client_event = sampled_validate  # type: ignore[method-assign]
-        session._on_input_audio_buffer_append = timed_append  # type: ignore[method-assign]
+    def validate(self, session: FakeSession, event: dict[str, Any]) -> bool:
+        """`validate_incoming` hook. Every client event is validated strictly, except that of the
+        identical-shaped appends (one line of app code makes them all) only the first 50 and then every
+        25th are: validation is ~40 µs per event, and this process is what saturates first."""
+        if event["type"] != "input_audio_buffer.append":
+            return True
+        probe = self._by_session[session]
+        probe.appends += 1
+        return probe.appends <= APPENDS_ALWAYS_VALIDATED or probe.appends % APPEND_VALIDATION_EVERY == 0
 
 
-def time_media_sends(call: SimulatedCall, loop: asyncio.AbstractEventLoop) -> list[float]:
-    """loop.time() after each inbound media frame the simulator writes (wraps this call's `_send`)."""
+def time_media_sends(call: SimulatedCall) -> list[float]:
+    """loop.time() after each inbound media frame the simulator writes (its `on_send` hook)."""
     sent: list[float] = []
-    original = call._send
 
-    async def timed_send(build: Callable[[str], dict[str, Any]], *, record: bool = True) -> dict[str, Any]:
-        message = await original(build, record=record)
+    def on_send(message: dict[str, Any], sent_at: float) -> None:
         if message.get("event") == "media":
-            sent.append(loop.time())
-        return message
+            sent.append(sent_at)
 
-    call._send = timed_send  # type: ignore[method-assign]
+    call.on_send = on_send
     return sent
 
 
 # ----------------------------------------------------------------------------------------- fake speed-ups
-_ABS_LINEAR = [abs(sample) for sample in _DECODE]
+_ABS_LINEAR = [abs(mulaw_decode(byte)) for byte in range(256)]
 
 
 def table_frame_energy(frame: bytes) -> float:
@@ -419,18 +329,17 @@ def table_frame_energy(frame: bytes) -> float:
     return sum(map(_ABS_LINEAR.__getitem__, frame)) / len(frame) if frame else 0.0
 
 
-def speed_up_fake_realtime() -> None:
-    """Swap two pure-Python helpers the fake server looks up in its module, in this process only:
+# The fake synthesises every greeting (~17 ms of CPU for 1 s of audio), which at 200 calls would stall
+# this process for seconds right when the greetings are measured.
+memo_tone = functools.lru_cache(maxsize=64)(tone)
 
-    - `tone()` memoised: the fake synthesises every greeting (~17 ms of CPU for 1 s of audio), which at
-      200 calls would stall this process for seconds right when the greetings are measured;
-    - `frame_energy()` (its VAD, run on every inbound frame) by a table version with identical results.
-    Both return exactly what the originals return (checked here). The fake's files are not modified.
-    """
+
+def check_fake_speed_ups() -> None:
+    """The replacements handed to the fake server (`frame_energy=`, `tone=`) return exactly what the
+    originals return."""
     for frame in (tone(20, 440), tone(20, 1000, amplitude=300), bytes([0xFF]) * 160, b"", bytes(range(160))):
         assert table_frame_energy(frame) == frame_energy(frame)
-    realtime_server.tone = functools.lru_cache(maxsize=64)(tone)  # type: ignore[attr-defined]
-    realtime_server.frame_energy = table_frame_energy  # type: ignore[attr-defined]
+    assert memo_tone(100, GREETING_HZ) == tone(100, GREETING_HZ)
 
 
 # ----------------------------------------------------------------------------------------- one call
@@ -484,7 +393,7 @@ async def run_call(sim: TwilioSimulator, index: int, delay_s: float, turns: int,
     try:
         call = await sim.place_call(from_=f"+9198{index % 10**8:08d}")
         result.call_sid = call.call_sid
-        result.sent = time_media_sends(call, loop)
+        result.sent = time_media_sends(call)
         await call.connect_stream()
         assert call.t0 is not None
         result.started_at = call.t0
@@ -564,29 +473,32 @@ class Level:
         return [v for r in self.results for v in r.violations] + self.realtime_problems
 
 
-def app_env(mongo_uri: str, realtime_url: str, rest_url: str, port: int) -> dict[str, str]:
+def app_env() -> dict[str, str]:
+    """The app process's whole environment: no settings in it, they are all on its command line."""
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
         "PYTHONPATH": str(REPO),
         "PYTHONUNBUFFERED": "1",  # the log tail is shown when something fails
-        "OPENAI_API_KEY": "sk-bench-key",
-        "OPENAI_WEBSOCKET_BASE_URL": realtime_url,
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_PHONE_NUMBER": "+918000000000",
-        "TWILIO_API_BASE_URL": rest_url,
-        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-        "ADMIN_API_TOKEN": ADMIN_TOKEN,
-        "HUMAN_AGENT_NUMBER": AGENT_NUMBER,
-        "MONGODB_URI": mongo_uri,
-        "MONGODB_DATABASE": f"bench_bridge_{uuid.uuid4().hex[:8]}",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-        "ENVIRONMENT": "development",
-        "SMS_ON_TICKET": "false",
     }
+
+
+def app_options(mongo_uri: str, database: str, realtime_url: str, rest_url: str) -> list[str]:
+    """bench.app_server's settings (on top of the tests' `make_settings`): everything on loopback."""
+    return [
+        "--mongodb-uri",
+        mongo_uri,
+        "--mongodb-database",
+        database,
+        "--realtime-url",
+        realtime_url,
+        "--twilio-api-url",
+        rest_url,
+        "--log-level",
+        "WARNING",
+        "--setting",
+        "SMS_ON_TICKET=false",
+    ]
 
 
 async def app_latencies(mongo_uri: str, database: str, sids: list[str]) -> tuple[list[float], list[float]]:
@@ -614,23 +526,30 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
     # One greeting pitch for every session (the default varies it per session): with the memoised tone()
     # the greeting audio is synthesised once, here, instead of in the middle of the measurement.
     script = Script(greeting_ms=GREETING_MS, reply_ms=REPLY_MS, response_latency_s=0.0, tone_hz=GREETING_HZ)
-    realtime_server.tone(GREETING_MS, GREETING_HZ)  # type: ignore[attr-defined]
+    memo_tone(GREETING_MS, GREETING_HZ)
     # validate_outgoing=False: the fake's own events are checked by its test suite; checking them here
-    # too would only add CPU to this process. Every client event from the app is still validated.
-    realtime = FakeRealtimeServer(script, on_session=probe.attach, validate_outgoing=False)
+    # too would only add CPU to this process. Client events from the app are validated (appends sampled).
+    realtime = FakeRealtimeServer(
+        script,
+        on_session=probe.attach,
+        on_client_event=probe.on_client_event,
+        validate_incoming=probe.validate,
+        validate_outgoing=False,
+        frame_energy=table_frame_energy,
+        tone=memo_tone,
+    )
     await realtime.start()
     rest = FakeTwilioRest(ACCOUNT_SID, AUTH_TOKEN)
     await rest.start()
     port = free_port()
-    env = app_env(mongo.uri, realtime.url, rest.base_url, port)
-    for assignment in args.app_env:
-        name, _, value = assignment.partition("=")
-        env[name] = value
-    if args.app_patch:
-        env["BENCH_APP_PATCHES"] = args.app_patch
+    database = f"bench_bridge_{uuid.uuid4().hex[:8]}"
+    options = app_options(mongo.uri, database, realtime.url, rest.base_url)
+    for assignment in args.app_setting:
+        options += ["--setting", assignment]
+    options += [APP_PATCHES[patch] for patch in filter(None, args.app_patch.split(","))]
     if args.pin:
-        env["BENCH_APP_CPU"] = str(APP_CPU)
-    app = AppProcess(env, port, workdir)
+        options += ["--cpu", str(APP_CPU)]
+    app = AppProcess(options, app_env(), port, workdir)
     sim: TwilioSimulator | None = None
     bench_lag = LoopLag()
     realtime_problems: list[str] = []
@@ -681,9 +600,7 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
         await asyncio.sleep(0.1)
         stats1 = app.stats()
         counters = await app.metrics()
-        app_greetings, app_turns = await app_latencies(
-            mongo.uri, env["MONGODB_DATABASE"], [r.call_sid for r in results if r.call_sid]
-        )
+        app_greetings, app_turns = await app_latencies(mongo.uri, database, [r.call_sid for r in results if r.call_sid])
         silence = None
         if measured and measured[0].turn_detection:
             silence = measured[0].turn_detection.get("silence_duration_ms")
@@ -766,8 +683,10 @@ def report(levels: list[Level], args: argparse.Namespace, elapsed_s: float) -> s
     command = (
         ".venv/bin/python -m bench.bridge_load"
         + (f" --calls {args.calls}" if args.calls != DEFAULT_CALLS else "")
+        + (f" --turns {args.turns}" if args.turns != 3 else "")
+        + (f" --stagger {args.stagger:g}" if args.stagger != 1.0 else "")
         + (f" --app-patch {args.app_patch}" if args.app_patch else "")
-        + "".join(f" --app-env {a}" for a in args.app_env)
+        + "".join(f" --app-setting {a}" for a in args.app_setting)
         + ("" if args.pin else " --no-pin")
     )
     lines = [
@@ -911,7 +830,7 @@ async def amain(args: argparse.Namespace) -> int:
     levels_wanted = [int(x) for x in args.calls.split(",") if x.strip()]
     started = time.monotonic()
     levels: list[Level] = []
-    speed_up_fake_realtime()
+    check_fake_speed_ups()
     gc.collect()
     gc.freeze()  # the benchmark's own start-up objects: keeps its full collections short
     with workspace() as workdir, LocalMongo() as mongo:
@@ -949,15 +868,17 @@ def main() -> None:
     parser.add_argument(
         "--app-patch",
         default="",
-        help="experiment, not the product: comma-separated fixes applied by the app launcher "
+        help="experiment, not the product: comma-separated fixes applied by the app launcher, bench.app_server "
         f"({', '.join(APP_PATCHES)})",
     )
     parser.add_argument(
+        "--app-setting",
         "--app-env",
+        dest="app_setting",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="extra setting for the app process, e.g. OPENAI_PREOPEN=false (repeatable)",
+        help="extra setting for the app process, e.g. OPENAI_PREOPEN=false (repeatable; bench.app_server --setting)",
     )
     parser.add_argument(
         "--no-pin",

@@ -33,8 +33,9 @@ from zoneinfo import ZoneInfo
 
 from config.settings import Settings
 from devtools.ferretdb import LocalMongo
-from services.database_service import Database, create_mongo_client
-from services.seed import load_seed_records, seed_database
+from services.store.client import create_mongo_client
+from services.store.database import Database
+from services.store.seed import load_seed_records, seed_database
 from services.tools import ToolContext, ToolRegistry, ToolResult, build_tool_registry
 from tests.stack import make_settings
 from utils.logger import configure_logging

@@ -93,3 +93,38 @@ class EndCallArgs(ToolArgs):
     reason: str | None = Field(
         default=None, max_length=200, description="Why the call ends, e.g. 'issue resolved', 'caller said bye'."
     )
+
+
+# ------------------------------------------------------------------------------------------ side effects
+
+
+class TicketFiled(BaseModel):
+    """A tool filed a new ticket on this call (the caller is texted its number)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    response_within: str | None = None
+
+
+class TransferRequested(BaseModel):
+    """The caller is to be handed to a human once the announcing line has played."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: str | None = None
+    department: str | None = None
+    summary: str | None = None
+
+
+class ToolEffects(BaseModel):
+    """What a tool call changed beyond its spoken output; the call session acts on these fields."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_filed: TicketFiled | None = None
+    transfer_requested: TransferRequested | None = None
+    end_call: bool = False
+
+
+NO_EFFECTS = ToolEffects()

@@ -1,7 +1,7 @@
 """Typed Twilio Media Streams messages (Twilio → our app), parsed once per frame.
 
 Only the fields we use are declared; Twilio may add fields, so extra keys are ignored here.
-The outbound messages (media / mark / clear) are built as plain dicts in `services.twilio_service`
+The outbound messages (media / mark / clear) are built by `services.telephony.twilio_stream.TwilioCodec`
 because their exact key sets are part of the protocol.
 """
 

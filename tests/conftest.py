@@ -9,7 +9,9 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from devtools.ferretdb import LocalMongo
-from services.database_service import Database, create_mongo_client, seed_database
+from services.store.client import create_mongo_client
+from services.store.database import Database
+from services.store.seed import seed_database
 
 
 @pytest.fixture(scope="session")

@@ -126,7 +126,7 @@ async def wait_for_record(stack: LiveStack, call_sid: str, ready: Any, timeout: 
     """Poll the call record until `ready(record)`: it is written in the background, off the audio path."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        record = await stack.services.calls.find_one({"_id": call_sid})
+        record = await stack.services.db.calls.get(call_sid)
         if record is not None and ready(record):
             return record
         if asyncio.get_running_loop().time() > deadline:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from models.call_record import CallRecord, TransferInfo
+from models.call_record import CallRecord, TranscriptLine, TransferInfo
 from tests.stack import ADMIN_TOKEN, DEMO_CALLER, LiveStack, live_stack, wait_for_record
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -90,15 +90,17 @@ async def test_unknown_call_is_404(client: httpx.AsyncClient) -> None:
 # ------------------------------------------------------------------------------------------ /calls
 
 
-def stored(call_sid: str, started_at: datetime, **fields: Any) -> dict[str, Any]:
-    record = CallRecord(call_sid=call_sid, started_at=started_at, from_number=DEMO_CALLER, **fields)
-    return {"_id": call_sid, **record.model_dump()}
+def stored(call_sid: str, started_at: datetime, **fields: Any) -> CallRecord:
+    transcript = [TranscriptLine(role="caller", text="private words", at=started_at)]
+    return CallRecord(
+        call_sid=call_sid, started_at=started_at, from_number=DEMO_CALLER, transcript=transcript, **fields
+    )
 
 
 @pytest.fixture
-async def history(stack: LiveStack) -> list[dict[str, Any]]:
+async def history(stack: LiveStack) -> list[CallRecord]:
     """Six finished calls over three days (IST), newest last."""
-    documents = [
+    records = [
         stored("CA" + "01" * 16, datetime(2026, 3, 1, 5, 0, tzinfo=UTC), status="completed"),
         stored("CA" + "02" * 16, datetime(2026, 3, 1, 9, 0, tzinfo=UTC), status="failed"),
         # 20:00 UTC on 1 March is 01:30 on 2 March in India: it belongs to the 2nd.
@@ -118,10 +120,9 @@ async def history(stack: LiveStack) -> list[dict[str, Any]]:
         ),
         stored("CA" + "06" * 16, datetime(2026, 3, 3, 7, 0, tzinfo=UTC), status="completed", direction="outbound"),
     ]
-    for document in documents:
-        document["transcript"] = [{"role": "caller", "text": "private words", "at": document["started_at"]}]
-        await stack.services.calls.insert_one(document)
-    return documents
+    for record in records:
+        assert await stack.services.db.calls.save(record)
+    return records
 
 
 async def list_calls(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
@@ -227,7 +228,7 @@ async def test_twilio_callbacks_refuse_unsigned_requests(stack: LiveStack, path:
     # Signed for another host: the Host header is never trusted.
     forged = stack.sim.sign("https://attacker.example.com" + path, params)
     assert (await stack.sim.post_webhook(path, params, signature=forged)).status_code == 403
-    assert await stack.services.calls.find_one({"_id": UNKNOWN_SID}) is None
+    assert await stack.services.db.calls.get(UNKNOWN_SID) is None
 
 
 async def test_whisper_needs_a_valid_token_even_when_signed(stack: LiveStack) -> None:
@@ -262,7 +263,7 @@ async def test_status_callbacks_complete_the_record_in_sequence_order(stack: Liv
     shown = (await client.get(f"/call/{call.call_sid}", headers=auth())).json()
     assert shown["twilio_status"] == "completed" and shown["twilio_duration_s"] == 42
     assert shown["status"] == "completed" and shown["end_reason"] == "caller_hung_up"
-    record = await stack.services.calls.find_one({"_id": call.call_sid})
+    record = await stack.services.db.calls.get(call.call_sid)
     assert record["ended_at"] == session_ended_at, "the session's own end time is kept"
 
 

@@ -20,10 +20,21 @@ async def stack(mongo_uri: str, database_name: str):
         yield running
 
 
-async def test_end_call_hangs_up_after_the_goodbye_has_played(stack: LiveStack) -> None:
+@pytest.mark.parametrize("goodbye_first", [True, False], ids=["goodbye-then-end_call", "end_call-alone"])
+async def test_end_call_hangs_up_after_the_goodbye_has_played(stack: LiveStack, goodbye_first: bool) -> None:
+    """The goodbye said before `end_call` (same response) ends the call once played, with nothing after it.
+    An `end_call` with nothing said gets exactly one follow-up (the goodbye), and the call ends after that."""
     stack.realtime.script = Script(
         greeting_ms=300,
-        turns=[Turn(transcript="Bas, dhanyavaad", tool_calls=[("end_call", '{"reason": "caller said bye"}')])],
+        reply_ms=400,
+        turns=[
+            Turn(
+                transcript="Bas, dhanyavaad",
+                reply_transcript="Dhanyavaad, alvida!",
+                tool_calls=[("end_call", '{"reason": "caller said bye"}')],
+                speaks_before_tools=goodbye_first,
+            )
+        ],
     )
     call = await stack.sim.place_call()
     await call.connect_stream()
@@ -32,9 +43,12 @@ async def test_end_call_hangs_up_after_the_goodbye_has_played(stack: LiveStack) 
     await call.say_and_wait(tone(500, 440))
     await call.wait_closed(timeout=10)
     assert call.closed_by_app
-    # No follow-up response after end_call, and nothing queued was cut off: every byte sent was played.
-    assert [r["kind"] for r in session.responses] == ["greeting", "reply"]
-    assert call.clears == [] and len(call.played_audio) == call.received_media_bytes
+    kinds = [r["kind"] for r in session.responses]
+    assert kinds == (["greeting", "reply"] if goodbye_first else ["greeting", "reply", "tool_followup"])
+    goodbye = session.responses[-1]
+    assert goodbye["transcript"] == "Dhanyavaad, alvida!" and goodbye["audio_ms"] == 400
+    # Nothing queued was cut off: every byte sent was played, greeting and goodbye.
+    assert call.clears == [] and len(call.played_audio) == call.received_media_bytes == (300 + 400) * BYTES_PER_MS
     record = await wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
     assert record["end_reason"] == "assistant_ended" and record["status"] == "completed"
     assert [t["name"] for t in record["tool_calls"]] == ["end_call"]

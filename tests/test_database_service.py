@@ -14,15 +14,10 @@ from pymongo import AsyncMongoClient
 
 from devtools.ferretdb import free_port
 from models.commerce import ORDER_STATUSES, Customer, Order, OrderItem, Product
-from services.database_service import (
-    Database,
-    TicketIdExhausted,
-    TicketRepository,
-    create_mongo_client,
-    fold_for_search,
-    match_score,
-)
-from services.seed import (
+from services.store.client import create_mongo_client
+from services.store.database import Database
+from services.store.product_search import fold_for_search, match_score
+from services.store.seed import (
     DATA_DIR,
     DEMO_ORDER_IDS,
     DEMO_PHONE,
@@ -31,6 +26,7 @@ from services.seed import (
     load_seed_records,
     seed_database,
 )
+from services.store.tickets import TicketIdExhausted, TicketRepository
 
 DEVANAGARI = re.compile(r"[\u0900-\u097F]")
 
@@ -97,6 +93,8 @@ async def test_ensure_indexes_creates_unique_ids_and_can_run_again(db: Database)
         assert [field] in unique_keys, (collection, indexes)
     order_indexes = await (await db.raw["orders"].list_indexes()).to_list()
     assert any(list(index["key"]) == ["customer_phone", "placed_at"] for index in order_indexes)
+    call_indexes = await (await db.raw["calls"].list_indexes()).to_list()
+    assert {("started_at",), ("status", "started_at")} <= {tuple(index["key"]) for index in call_indexes}
 
 
 async def test_ping(db: Database, unreachable_db: Database) -> None:

@@ -354,6 +354,85 @@ async def test_on_session_scripts_each_call(server: FakeRealtimeServer) -> None:
     assert server.script.greeting_ms == 1500  # the server-wide default is untouched
 
 
+async def test_on_client_event_sees_every_client_event() -> None:
+    seen: list[tuple[FakeSession, Any, float]] = []
+    loop = asyncio.get_running_loop()
+    async with FakeRealtimeServer(on_client_event=lambda s, e, at: seen.append((s, e, at))) as server:
+        before = loop.time()
+        async with client(server).realtime.connect(model=MODEL) as rt:
+            await configured(rt)
+            await append(rt, silence(60))
+            await rt.send_raw(json.dumps({"type": "response.audio.delta", "delta": ""}))  # invalid: observed too
+            await recv_until(rt, "error")
+        after = loop.time()
+    session = server.sessions[0]
+    assert [e for _, e, _ in seen] == session.received
+    assert [e["type"] for _, e, _ in seen] == ["session.update"] + ["input_audio_buffer.append"] * 3 + [
+        "response.audio.delta"
+    ]
+    assert all(s is session for s, _, _ in seen)
+    times = [at for _, _, at in seen]
+    assert before <= times[0] and times == sorted(times) and times[-1] <= after
+
+
+async def test_validate_incoming_can_skip_the_schema_check() -> None:
+    asked: list[str] = []
+
+    def strict_except_appends(session: FakeSession, event: dict[str, Any]) -> bool:
+        asked.append(event["type"])
+        return event["type"] != "input_audio_buffer.append"
+
+    sloppy_append = {"type": "input_audio_buffer.append", "audio": base64.b64encode(silence(20)).decode(), "x": 1}
+    sloppy_clear = {"type": "input_audio_buffer.clear", "x": 1}
+    async with FakeRealtimeServer(validate_incoming=strict_except_appends) as server:
+        async with client(server).realtime.connect(model=MODEL) as rt:
+            await configured(rt)
+            await rt.send_raw(json.dumps(sloppy_append))  # schema check skipped: accepted
+            await rt.send_raw(json.dumps({"type": "response.audio.delta", "delta": ""}))  # unknown type: rejected
+            assert (await recv_until(rt, "error")).error.code == "invalid_value"
+            await rt.send_raw(json.dumps(sloppy_clear))  # checked: rejected
+            assert (await recv_until(rt, "error")).error.code == "unknown_parameter"
+    session = server.sessions[0]
+    assert asked == ["session.update", "input_audio_buffer.append", "input_audio_buffer.clear"]
+    assert session.appended_bytes == 160
+    assert [v.split(":")[0] for v in session.violations] == ["response.audio.delta", "input_audio_buffer.clear"]
+
+    async with FakeRealtimeServer(validate_incoming=False) as server:
+        async with client(server).realtime.connect(model=MODEL) as rt:
+            await configured(rt)
+            await rt.send_raw(json.dumps(sloppy_append))
+            await rt.send_raw(json.dumps(sloppy_clear))
+            await recv_until(rt, "input_audio_buffer.cleared")
+    assert server.violations == []
+
+
+async def test_frame_energy_and_tone_are_replaceable() -> None:
+    frames: list[bytes] = []
+    tones: list[tuple[int, float]] = []
+
+    def energy(frame: bytes) -> float:
+        frames.append(frame)
+        return frame_energy(frame)
+
+    def synth(ms: int, hz: float) -> bytes:
+        tones.append((ms, hz))
+        return silence(ms)
+
+    speech = tone(200, 440)
+    async with FakeRealtimeServer(frame_energy=energy, tone=synth, greeting_ms=300) as server:
+        async with client(server).realtime.connect(model=MODEL) as rt:
+            await configured(rt)
+            await rt.response.create()
+            seen: list[Any] = []
+            done = await recv_until(rt, "response.done", seen)
+            await append(rt, speech + silence(600))
+            await recv_until(rt, "input_audio_buffer.speech_stopped")
+            session = server.sessions[0]
+            await session.wait_for(lambda: session.appended_ms == 800, what="all audio appended")
+    assert tones == [(300, session.tone_hz)] and audio_of(seen, done.response.id) == silence(300)
+    assert len(frames) == 40 and frames[:10] == [speech[i : i + 160] for i in range(0, 1600, 160)]
+
+
 async def test_one_response_at_a_time(server: FakeRealtimeServer) -> None:
     async with client(server).realtime.connect(model=MODEL) as rt:
         await configured(rt)

@@ -273,6 +273,26 @@ async def test_say_sends_audio_in_frames(sim: TwilioSimulator, peer: Peer) -> No
     assert call.inbound_pending_ms == 0
 
 
+async def test_on_send_observes_every_message_written(sim: TwilioSimulator, peer: Peer) -> None:
+    call = await sim.place_call()
+    observed: list[tuple[dict[str, Any], float]] = []
+    call.on_send = lambda message, sent_at: observed.append((message, sent_at))
+    loop = asyncio.get_running_loop()
+    before = loop.time()
+    await call.connect_stream()
+    conn = await peer.connection()
+    await call.send_dtmf("5")
+    await conn.next("dtmf")
+    await call.hangup()
+    await asyncio.wait_for(conn.disconnected.wait(), 3)
+    received = [m for _, m in conn.log]
+    assert [m for m, _ in observed] == received  # the same messages, in wire order, media frames included
+    assert [m["event"] for m, _ in observed][:2] == ["connected", "start"] and received[-1]["event"] == "stop"
+    assert sum(m["event"] == "media" for m, _ in observed) == call.inbound_frames_sent > 0
+    times = [t for _, t in observed]
+    assert before <= times[0] and times == sorted(times) and times[-1] <= loop.time()
+
+
 # ---- playback model --------------------------------------------------------------------------
 async def test_mark_echoes_after_audio_played(sim: TwilioSimulator, peer: Peer) -> None:
     call, conn = await streaming_call(sim, peer)

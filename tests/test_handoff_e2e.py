@@ -15,8 +15,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.call_actions import whisper_token_subject
-from services.database_service import Database, seed_database
+from services.handoff.transfer import whisper_token_subject
+from services.store.database import Database
+from services.store.seed import seed_database
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import Script, Turn
 from tests.stack import AGENT_NUMBER, DEMO_CALLER, PUBLIC_BASE_URL, LiveStack, live_stack, wait_for_record

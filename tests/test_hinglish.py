@@ -1,4 +1,7 @@
-"""Tests for utils.hinglish: a table of real-sounding caller utterances plus property tests."""
+"""Tests for utils.hinglish: a table of real-sounding caller utterances plus property tests.
+
+Phone masking (utils.privacy) is tested in tests/test_security_units.py.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from utils import hinglish
 from utils.hinglish import (
     format_date_indian,
     format_inr,
-    mask_phone,
+    lexicon,
     normalize_digits,
     normalize_order_id,
     normalize_phone,
@@ -64,7 +66,7 @@ def test_utterance(row: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("table", ["HINDI_ROMAN", "HINDI_DEVANAGARI"])
 def test_every_hindi_number_0_to_99_has_a_spelling_that_reads_back(table: str) -> None:
-    spellings: dict[int, tuple[str, ...]] = getattr(hinglish, table)
+    spellings: dict[int, tuple[str, ...]] = getattr(lexicon, table)
     assert set(spellings) == set(range(100))
     for number, words in spellings.items():
         for word in words:
@@ -72,7 +74,7 @@ def test_every_hindi_number_0_to_99_has_a_spelling_that_reads_back(table: str) -
 
 
 def test_english_numbers_read_back() -> None:
-    for table in (hinglish.ENGLISH_NUMBERS, hinglish.ENGLISH_TENS):
+    for table in (lexicon.ENGLISH_NUMBERS, lexicon.ENGLISH_TENS):
         for number, words in table.items():
             for word in words:
                 assert normalize_digits(word) == str(number), word
@@ -184,22 +186,6 @@ def test_speak_digits(text: str, expected: str) -> None:
     assert speak_digits(text) == expected
 
 
-@pytest.mark.parametrize(
-    ("phone", "expected"),
-    [
-        ("+919876543210", "+91******3210"),
-        ("+14155550100", "+1******0100"),
-        ("+91 98765 43210", "+91 ***** *3210"),
-        ("9876543210", "******3210"),
-        ("12345", "***45"),
-        ("", ""),
-        ("unknown", "unknown"),
-    ],
-)
-def test_mask_phone(phone: str, expected: str) -> None:
-    assert mask_phone(phone) == expected
-
-
 # --------------------------------------------------------------------------------------------------
 # Property tests
 # --------------------------------------------------------------------------------------------------
@@ -209,23 +195,23 @@ SEPARATORS = [" ", "  ", ", ", " - ", "-", ". ", "... ", " । ", "\n", " umm ",
 DEVANAGARI_DIGITS = "०१२३४५६७८९"
 WEAK = {9: ["no", "नो"], 0: ["o", "oh", "ओ"]}
 REPEAT_WORDS = {
-    2: [*hinglish.REPEATERS[2], "do baar", "दो बार"],
-    3: [*hinglish.REPEATERS[3], "teen baar", "तीन बार"],
+    2: [*lexicon.REPEATERS[2], "do baar", "दो बार"],
+    3: [*lexicon.REPEATERS[3], "teen baar", "तीन बार"],
 }
 
 
 def _spellings(digit: int, *, weak: bool, ambiguous: bool) -> list[str]:
     """Every way to say one digit: English, Roman Hindi, Devanagari Hindi and digits."""
     words = [
-        *hinglish.ENGLISH_NUMBERS[digit],
-        *hinglish.ENGLISH_IN_DEVANAGARI[digit],
-        *hinglish.HINDI_ROMAN[digit],
-        *hinglish.HINDI_DEVANAGARI[digit],
+        *lexicon.ENGLISH_NUMBERS[digit],
+        *lexicon.ENGLISH_IN_DEVANAGARI[digit],
+        *lexicon.HINDI_ROMAN[digit],
+        *lexicon.HINDI_DEVANAGARI[digit],
         DEVANAGARI_DIGITS[digit],
         str(digit),
     ]
     if not ambiguous:
-        words = [word for word in words if word not in hinglish.CONTEXT_WORDS]
+        words = [word for word in words if word not in lexicon.CONTEXT_WORDS]
     return words + (WEAK.get(digit, []) if weak else [])
 
 
@@ -312,39 +298,6 @@ def test_format_inr_round_trips(paise: int) -> None:
 def test_format_inr_whole_amounts_have_no_decimals(rupees: int) -> None:
     assert "." not in format_inr(rupees)
     assert int(format_inr(rupees)[1:].replace(",", "")) == rupees
-
-
-PHONE_LAYOUTS: list[Callable[[str], str]] = [
-    lambda m: f"+91{m}",
-    lambda m: f"+91 {m[:5]} {m[5:]}",
-    lambda m: f"+91-{m[:5]}-{m[5:]}",
-    lambda m: f"+91 ({m[:5]}) {m[5:]}",
-    lambda m: m,
-    lambda m: f"0{m}",
-]
-
-
-@settings(max_examples=300, deadline=None)
-@given(mobiles, st.sampled_from(PHONE_LAYOUTS))
-def test_mask_phone_never_reveals_more_than_last_four_national_digits(
-    mobile: str, layout: Callable[[str], str]
-) -> None:
-    phone = layout(mobile)
-    masked = mask_phone(phone)
-    assert len(masked) == len(phone)
-    visible = "".join(ch for ch in masked if ch.isdigit())
-    country = "91" if phone.startswith("+") else ""
-    assert visible == country + mobile[-4:]
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text())
-def test_mask_phone_shows_at_most_country_code_and_four_digits(text: str) -> None:
-    masked = mask_phone(text)
-    assert len(masked) == len(text)
-    visible = sum(ch.isdecimal() for ch in masked)
-    limit = 4 + 3 if text.lstrip().startswith("+") else 4
-    assert visible <= min(limit, sum(ch.isdecimal() for ch in text))
 
 
 @settings(max_examples=300, deadline=None)

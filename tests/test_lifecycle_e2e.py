@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from services import metrics
+from services.store.database import Database
 from tests.fakes.realtime_server import Script
 from tests.stack import LiveStack, live_stack
 
@@ -53,11 +54,11 @@ async def test_fifty_calls_leave_nothing_behind(stack: LiveStack) -> None:
         await asyncio.gather(*(caller_hangs_up(stack, batch * 10 + i) for i in range(10)))
     for index in range(40, 50):
         await realtime_drops(stack, index)
-    await stack.sim.calls[-1].wait_for(lambda: not stack.services.sessions, timeout=10)
+    await stack.sim.calls[-1].wait_for(lambda: len(stack.services.live_calls) == 0, timeout=10)
 
     assert len(stack.realtime.sessions) == 50
     await asyncio.wait_for(asyncio.gather(*(s.closed.wait() for s in stack.realtime.sessions)), timeout=10)
-    assert stack.services.sessions == set()
+    assert len(stack.services.live_calls) == 0
     assert call_tasks() == []
     assert metrics.ACTIVE_CALLS._value.get() == active_before
     # uvicorn's own view: no connection is still open to the app.
@@ -82,8 +83,8 @@ async def test_shutdown_ends_live_calls_cleanly(mongo_uri: str, database_name: s
         for call in calls:
             await call.wait_closed(timeout=15)
     # After the server has stopped, every record was finalised with the reason.
-    calls_collection = mongo_client[database_name]["calls"]
-    records = [await calls_collection.find_one({"_id": c.call_sid}) for c in calls]
+    repository = Database(mongo_client, database_name).calls
+    records = [await repository.get(c.call_sid) for c in calls]
     assert [r and r.get("end_reason") for r in records] == ["server_shutdown"] * 3
     assert all(r["ended_at"] is not None for r in records)
     assert call_tasks() == []

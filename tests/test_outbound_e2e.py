@@ -139,4 +139,4 @@ async def test_twilio_refusal_is_502_with_a_clear_message(stack: LiveStack) -> N
     assert response.status_code == 502
     assert "Twilio refused the call" in response.json()["detail"]
     assert "Geo permission" in response.json()["detail"]
-    assert await stack.services.calls.count_documents({}) == 0
+    assert await stack.services.db.calls.count() == 0

@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from services.openai_service import RealtimeConnector
-from services.realtime_preopen import PreopenedRealtime
+from config.agent_config import DEFAULT_AGENT_CONFIG
+from services.realtime.connector import RealtimeConnector
+from services.realtime.preopen import PreopenedRealtime
 from tests.fakes.realtime_server import FakeRealtimeServer
 from tests.stack import make_settings
 
@@ -21,7 +22,7 @@ async def fake():
 
 
 async def test_claimed_in_time_gives_the_open_connection(fake: FakeRealtimeServer) -> None:
-    connector = RealtimeConnector(make_settings(openai_websocket_base_url=fake.url))
+    connector = RealtimeConnector(make_settings(openai_websocket_base_url=fake.url), DEFAULT_AGENT_CONFIG, [])
     registry = PreopenedRealtime(ttl_s=5)
     registry.start("CA1", connector.open)
     registry.start("CA1", connector.open)  # a retried webhook does not open a second session
@@ -34,7 +35,7 @@ async def test_claimed_in_time_gives_the_open_connection(fake: FakeRealtimeServe
 
 
 async def test_unclaimed_session_is_closed_after_the_ttl(fake: FakeRealtimeServer) -> None:
-    connector = RealtimeConnector(make_settings(openai_websocket_base_url=fake.url))
+    connector = RealtimeConnector(make_settings(openai_websocket_base_url=fake.url), DEFAULT_AGENT_CONFIG, [])
     registry = PreopenedRealtime(ttl_s=0.2)
     registry.start("CA2", connector.open)
     (session,) = await fake.wait_for_sessions(1)
@@ -46,7 +47,7 @@ async def test_unclaimed_session_is_closed_after_the_ttl(fake: FakeRealtimeServe
 
 async def test_failed_preopen_claims_none(fake: FakeRealtimeServer) -> None:
     fake.fail_connect = True
-    connector = RealtimeConnector(make_settings(openai_websocket_base_url=fake.url))
+    connector = RealtimeConnector(make_settings(openai_websocket_base_url=fake.url), DEFAULT_AGENT_CONFIG, [])
     registry = PreopenedRealtime(ttl_s=5)
     registry.start("CA3", connector.open)
     assert await registry.claim("CA3") is None

@@ -19,8 +19,10 @@ from structlog.testing import capture_logs
 from config.settings import Settings
 from devtools.ferretdb import free_port
 from models.commerce import Order
-from services.database_service import Database, create_mongo_client
-from services.seed import DEMO_PHONE, OTHER_DEMO_PHONE, seed_database
+from models.tools import NO_EFFECTS, TicketFiled, ToolEffects, TransferRequested
+from services.store.client import create_mongo_client
+from services.store.database import Database
+from services.store.seed import DEMO_PHONE, OTHER_DEMO_PHONE, seed_database
 from services.tools import (
     ToolContext,
     ToolRegistry,
@@ -447,6 +449,7 @@ async def test_create_ticket_stores_it_and_returns_a_speakable_number(
     digits = ticket_id[4:]
     assert result.output["ticket_id_spoken"] == f"T K T, {' '.join(digits[:3])}, {' '.join(digits[3:])}"
     assert result.output["response_within"] == "24 hours"  # refunds default to high priority
+    assert result.effects.ticket_filed == TicketFiled(ticket_id=ticket_id, response_within="24 hours")
     stored = await seeded_db.tickets.get(ticket_id)
     assert stored is not None
     assert (stored.call_sid, stored.phone, stored.order_id, stored.priority) == (
@@ -460,6 +463,7 @@ async def test_create_ticket_stores_it_and_returns_a_speakable_number(
         registry, ctx, "create_ticket", {"category": "refund", "description": "Same again", "order_id": "ORD-482916"}
     )
     assert again.output["ticket_id"] == ticket_id and again.output["already_existed"] is True
+    assert again.effects.ticket_filed is None, "nothing new filed: the caller is not texted twice"
     other = await run(registry, ctx, "create_ticket", {"category": "delivery", "description": "Earbuds late"})
     assert other.output["ticket_id"] != ticket_id
     assert await seeded_db.raw["tickets"].count_documents({"call_sid": ctx.call_sid}) == 2
@@ -517,7 +521,10 @@ async def test_transfer_is_recorded_once_per_call(
 ) -> None:
     ctx = make_ctx(clock=at_ist(11))
     result = await run(registry, ctx, "transfer_to_human", {"reason": "Refund dispute", "department": "refunds"})
-    assert result.ok and result.action == "transfer"
+    assert result.ok and result.effects.transfer_requested == TransferRequested(
+        reason="Refund dispute", department="refunds", summary="Caller asked where his earbuds are."
+    )
+    assert not result.effects.end_call and result.effects.ticket_filed is None
     out = result.output
     assert (out["transfer_status"], out["department"], out["reason"]) == ("requested", "refunds", "Refund dispute")
     assert out["summary"] == "Caller asked where his earbuds are."
@@ -533,7 +540,7 @@ async def test_no_agent_configured_offers_a_callback_without_recording(
 ) -> None:
     ctx = make_ctx(settings=make_settings(human_agent_number=None), clock=at_ist(11))
     result = await run(registry, ctx, "transfer_to_human", {"reason": "wants a person"})
-    assert not result.ok and result.error == "transfer_unavailable" and result.action is None
+    assert not result.ok and result.error == "transfer_unavailable" and result.effects == NO_EFFECTS
     assert result.output["why"] == "no_agent_available" and "callback" in result.output["next_step"]
     assert await seeded_db.transfers.get(ctx.call_sid) is None
 
@@ -565,7 +572,7 @@ async def test_transfer_after_a_failed_one_offers_a_callback(
     assert (await run(registry, ctx, "transfer_to_human", {"reason": "help"})).ok
     await seeded_db.transfers.set_status(ctx.call_sid, "failed")  # what the bridge does when dialing fails
     result = await run(registry, ctx, "transfer_to_human", {"reason": "help"})
-    assert result.error == "transfer_unavailable" and result.action is None
+    assert result.error == "transfer_unavailable" and result.effects == NO_EFFECTS
 
 
 async def test_transfer_summary_is_short_and_survives_a_broken_summary(
@@ -591,7 +598,7 @@ async def test_end_call_asks_the_bridge_to_hang_up(
     registry: ToolRegistry, make_ctx: Callable[..., ToolContext], arguments: str
 ) -> None:
     result = await run(registry, make_ctx(), "end_call", arguments)
-    assert result.ok and result.action == "end_call" and result.output["ok"] is True
+    assert result.ok and result.effects == ToolEffects(end_call=True) and result.output["ok"] is True
 
 
 # ------------------------------------------------------------------------------------------ failures
@@ -611,7 +618,7 @@ async def test_bad_calls_become_structured_errors(
     registry: ToolRegistry, make_ctx: Callable[..., ToolContext], name: str, arguments: str, error: str
 ) -> None:
     result = await run(registry, make_ctx(), name, arguments)
-    assert not result.ok and result.error == error and result.action is None
+    assert not result.ok and result.error == error and result.effects == NO_EFFECTS
     assert result.output["ok"] is False and result.output["error"] == error
     assert result.output["message_for_caller"]
     assert result.name == name and result.duration_ms >= 0 and result.started_at.tzinfo is not None
@@ -672,11 +679,11 @@ async def test_plain_dict_and_reply_results_are_both_accepted(make_ctx: Callable
 
     @registry.tool("reply", "ToolReply", _NoArgs)
     async def reply(args: _NoArgs, ctx: ToolContext) -> Any:
-        return success(action="end_call", answer=43)
+        return success(ToolEffects(end_call=True), answer=43)
 
     assert (await registry.execute("c", "plain", "{}", make_ctx(), 1)).output == {"ok": True, "answer": 42}
     result = await registry.execute("c", "reply", "{}", make_ctx(), 1)
-    assert result.output == {"ok": True, "answer": 43} and result.action == "end_call"
+    assert result.output == {"ok": True, "answer": 43} and result.effects.end_call
 
 
 async def test_cancelling_a_tool_task_propagates(make_ctx: Callable[..., ToolContext]) -> None:
@@ -727,7 +734,7 @@ async def test_transfer_still_happens_when_the_database_is_down(
 ) -> None:
     ctx = make_ctx(db=unreachable_db, clock=at_ist(12))
     result = await run(registry, ctx, "transfer_to_human", {"reason": "cannot check order"})
-    assert result.ok and result.action == "transfer" and result.output["recorded"] is False
+    assert result.ok and result.effects.transfer_requested is not None and result.output["recorded"] is False
 
 
 async def test_database_slower_than_the_timeout_becomes_a_timeout(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.transcript import Transcript
+from services.call.transcript import Transcript
 
 
 def test_cut_after_the_line_arrived() -> None:

@@ -18,7 +18,6 @@ from services.tools.handoff import end_call, support_hours_text, transfer_to_hum
 from services.tools.orders import lookup_order, order_view
 from services.tools.products import check_product_availability
 from services.tools.registry import (
-    Action,
     ToolContext,
     ToolRegistry,
     ToolReply,
@@ -30,7 +29,6 @@ from services.tools.registry import (
 from services.tools.tickets import create_ticket
 
 __all__ = [
-    "Action",
     "ToolContext",
     "ToolRegistry",
     "ToolReply",

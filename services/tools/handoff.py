@@ -1,4 +1,4 @@
-"""`transfer_to_human` and `end_call`: the tools whose actions the bridge carries out after speech."""
+"""`transfer_to_human` and `end_call`: tools whose effect (a hand-off, a hang-up) the call carries out after speech."""
 
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ from pymongo.errors import PyMongoError
 
 from config.settings import Settings
 from models.commerce import Transfer
-from models.tools import (
-    EndCallArgs,
-    TransferToHumanArgs,
-)
+from models.tools import EndCallArgs, ToolEffects, TransferRequested, TransferToHumanArgs
 from services.tools.registry import ToolContext, ToolReply, failure, success
 
 log = structlog.get_logger(__name__)
@@ -117,7 +114,8 @@ async def transfer_to_human(args: TransferToHumanArgs, ctx: ToolContext) -> Tool
         out["already_requested"] = True
     if not recorded:
         out["recorded"] = False
-    return success(action="transfer", **out)
+    request = TransferRequested(reason=transfer.reason, department=transfer.department, summary=transfer.summary)
+    return success(ToolEffects(transfer_requested=request), **out)
 
 
 # ------------------------------------------------------------------------------------------ end_call
@@ -126,6 +124,6 @@ async def transfer_to_human(args: TransferToHumanArgs, ctx: ToolContext) -> Tool
 async def end_call(args: EndCallArgs, ctx: ToolContext) -> ToolReply:
     log.info("end_call_requested", call_sid=ctx.call_sid, reason=args.reason)
     return success(
-        action="end_call",
+        ToolEffects(end_call=True),
         next_step="Say one short, warm goodbye in the caller's language. The call ends after it.",
     )

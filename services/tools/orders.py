@@ -14,12 +14,12 @@ from services.tools.registry import ToolContext, ToolReply, failure, success
 from utils.hinglish import (
     format_date_indian,
     format_inr,
-    mask_phone,
     normalize_digits,
     normalize_order_id,
     normalize_phone,
     speak_digits,
 )
+from utils.privacy import mask_phone
 
 log = structlog.get_logger(__name__)
 

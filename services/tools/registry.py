@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -22,12 +22,10 @@ from pymongo.errors import PyMongoError
 
 from config.settings import Settings
 from models.commerce import Ticket, utc_now
-from services.database_service import Database
+from models.tools import NO_EFFECTS, ToolEffects
+from services.store.database import Database
 
 log = structlog.get_logger(__name__)
-
-Action = Literal["transfer", "end_call"]
-
 
 # ------------------------------------------------------------------------------------------ context
 
@@ -64,15 +62,15 @@ class ToolContext:
 
 @dataclass(frozen=True)
 class ToolReply:
-    """What a tool function returns: the output for the model, an error code, an action for the bridge."""
+    """What a tool function returns: the output for the model, an error code, typed side effects."""
 
     output: dict[str, Any]
     error: str | None = None
-    action: Action | None = None
+    effects: ToolEffects = NO_EFFECTS
 
 
-def success(action: Action | None = None, **fields: Any) -> ToolReply:
-    return ToolReply(output={"ok": True, **fields}, action=action)
+def success(effects: ToolEffects = NO_EFFECTS, **fields: Any) -> ToolReply:
+    return ToolReply(output={"ok": True, **fields}, effects=effects)
 
 
 def failure(error: str, message_for_caller: str, **fields: Any) -> ToolReply:
@@ -89,7 +87,7 @@ class ToolResult(BaseModel):
     output: dict[str, Any]  # function_call_output for the model (the bridge JSON-dumps it)
     error: str | None = None
     duration_ms: float
-    action: Action | None = None  # the bridge acts on it after the spoken line
+    effects: ToolEffects = NO_EFFECTS  # what the call session acts on (tickets, transfer, hang-up)
     started_at: datetime = Field(default_factory=utc_now)
 
 
@@ -216,7 +214,7 @@ class ToolRegistry:
             output=reply.output,
             error=reply.error,
             duration_ms=(time.perf_counter() - start) * 1000,
-            action=reply.action,
+            effects=reply.effects,
             started_at=started_at,
         )
 

@@ -7,9 +7,7 @@ from typing import Any
 import structlog
 
 from models.commerce import TicketPriority
-from models.tools import (
-    CreateTicketArgs,
-)
+from models.tools import CreateTicketArgs, TicketFiled, ToolEffects
 from services.tools.registry import ToolContext, ToolReply, failure, success
 from utils.hinglish import (
     normalize_order_id,
@@ -70,4 +68,7 @@ async def create_ticket(args: CreateTicketArgs, ctx: ToolContext) -> ToolReply:
         out["already_existed"] = True
     if args.callback_phone is not None and phone is not None:
         out["callback_number_ends_with"] = speak_digits(phone[-4:])
-    return success(**out)
+    if already_existed:
+        return success(**out)
+    filed = TicketFiled(ticket_id=ticket.ticket_id, response_within=out["response_within"])
+    return success(ToolEffects(ticket_filed=filed), **out)

@@ -3,7 +3,8 @@
 The fake is a real WebSocket server, so the app under test talks to it through the real ``openai`` SDK
 (``AsyncOpenAI(websocket_base_url=server.url)``). It is deliberately *stricter* than the SDK: every
 client event is validated against ``openai.types.realtime.RealtimeClientEvent`` and unknown fields are
-rejected like the real API does (the SDK models silently accept extra keys). Anything our bridge does
+rejected like the real API does (the SDK models silently accept extra keys). Load benchmarks can tune
+that and observe traffic through the hooks documented on ``FakeRealtimeServer``. Anything our bridge does
 wrong is recorded in ``violations`` so a test can assert the list is empty.
 
 Audio is G.711 μ-law (8 kHz, ms = bytes / 8). Server VAD is simulated on frame energy, driven by the
@@ -129,6 +130,9 @@ class Turn:
     reply_transcript: str = "Sure, I can help with that."
     reply_ms: int | None = None  # None -> Script.reply_ms
     tool_calls: list[tuple[str, str]] = field(default_factory=list)  # (name, arguments JSON)
+    # The tool-calling response also speaks first (a message item, then the function_call items), as
+    # the real model often does for "Goodbye!" + end_call. Its audio is `reply_ms` of the reply.
+    speaks_before_tools: bool = False
 
 
 @dataclass
@@ -348,6 +352,8 @@ class FakeSession:
 
     # ------------------------------------------------------------------------------- client events
     async def _on_message(self, message: str | bytes) -> None:
+        observer = self.server.on_client_event
+        received_at = asyncio.get_running_loop().time() if observer is not None else 0.0
         if isinstance(message, bytes):
             self._violation("binary WebSocket frame (the API takes JSON text frames)")
             await self._error("invalid_value", "Binary frames are not supported.")
@@ -359,6 +365,8 @@ class FakeSession:
             await self._error("invalid_json", "The server could not parse the client event as JSON.")
             return
         self.received.append(data)
+        if observer is not None:
+            observer(self, data, received_at)
         event_id = data.get("event_id") if isinstance(data, dict) else None
         etype = data.get("type") if isinstance(data, dict) else None
         try:
@@ -372,7 +380,10 @@ class FakeSession:
             )
 
     def _validate_client_event(self, data: Any, text: str) -> None:
-        """Validate with the SDK's client-event union (strict types), then reject unknown keys."""
+        """Validate with the SDK's client-event union (strict types), then reject unknown keys.
+
+        The object-with-a-known-``type`` check always runs; the schema check only when the server's
+        ``validate_incoming`` asks for it (by default always)."""
         if not isinstance(data, dict):
             raise _ProtocolError("invalid_value", "A client event must be a JSON object.")
         etype = data.get("type")
@@ -383,6 +394,9 @@ class FakeSession:
                 f"Invalid value: '{etype}'. Supported values are: {', '.join(sorted(_CLIENT_MODELS))}.{hint}",
                 "type",
             )
+        policy = self.server.validate_incoming
+        if not (policy if isinstance(policy, bool) else policy(self, data)):
+            return
         without_refs = self._split_item_references(data)
         if without_refs is not data:
             text = json.dumps(without_refs)
@@ -485,7 +499,7 @@ class FakeSession:
         voiced = b"".join(
             audio[i : i + FRAME_BYTES]
             for i in range(0, len(audio), FRAME_BYTES)
-            if frame_energy(audio[i : i + FRAME_BYTES]) > self.script.vad_energy_threshold
+            if self.server.frame_energy(audio[i : i + FRAME_BYTES]) > self.script.vad_energy_threshold
         )
         end_ms = int(self.appended_ms)
         self._reset_input()
@@ -614,7 +628,7 @@ class FakeSession:
             vad = self.turn_detection
             if vad is None:
                 continue
-            voiced = frame_energy(frame) > self.script.vad_energy_threshold
+            voiced = self.server.frame_energy(frame) > self.script.vad_energy_threshold
             if not self._in_speech:
                 if voiced:
                     await self._speech_started(start_ms, frame, vad)
@@ -703,10 +717,10 @@ class FakeSession:
         if turn is not None:
             turn.answered = True
             ms = turn.script.reply_ms or self.script.reply_ms
-            audio, transcript = _fit(turn.audio, ms) or tone(ms, self.tone_hz), turn.script.reply_transcript
+            audio, transcript = _fit(turn.audio, ms) or self.server.tone(ms, self.tone_hz), turn.script.reply_transcript
         else:
             ms = self.script.greeting_ms
-            audio, transcript = tone(ms, self.tone_hz), self.script.greeting_transcript
+            audio, transcript = self.server.tone(ms, self.tone_hz), self.script.greeting_transcript
         response_id = _new_id("resp")
         record = {
             "response_id": response_id,
@@ -751,7 +765,11 @@ class FakeSession:
             output: list[dict[str, Any]] = []
             if not await resp.pause(self.script.response_latency_s):
                 wants_tools = resp.record["kind"] == "reply" and resp.turn and resp.turn.script.tool_calls
-                output = await (self._stream_function_calls(resp) if wants_tools else self._stream_message(resp))
+                if wants_tools and resp.turn and resp.turn.script.speaks_before_tools:
+                    output = await self._stream_message(resp)
+                    output += await self._stream_function_calls(resp, first_index=len(output))
+                else:
+                    output = await (self._stream_function_calls(resp) if wants_tools else self._stream_message(resp))
             status = "cancelled" if resp.cancel_reason else "completed"
             resp.record["status"] = status
             if status == "cancelled":
@@ -823,13 +841,13 @@ class FakeSession:
         await self._close_item(resp, item, 0)
         return [item]
 
-    async def _stream_function_calls(self, resp: _Response) -> list[dict[str, Any]]:
-        """The scripted tool calls as function_call items; the caller hears nothing from this response."""
+    async def _stream_function_calls(self, resp: _Response, first_index: int = 0) -> list[dict[str, Any]]:
+        """The scripted tool calls as function_call items, at output indexes from `first_index`."""
         assert resp.turn is not None
         self._tool_turn = resp.turn
         declared = {t.get("name") for t in self.state.get("tools") or [] if t.get("type") == "function"}
         output: list[dict[str, Any]] = []
-        for index, (name, arguments) in enumerate(resp.turn.script.tool_calls):
+        for index, (name, arguments) in enumerate(resp.turn.script.tool_calls, start=first_index):
             if await resp.pause(0):
                 break
             if name not in declared:
@@ -1000,21 +1018,50 @@ def _check_outgoing(event_type: str, text: str) -> None:
 
 
 class FakeRealtimeServer:
-    """WebSocket server on 127.0.0.1 speaking the GA Realtime protocol; one FakeSession per connection."""
+    """WebSocket server on 127.0.0.1 speaking the GA Realtime protocol; one FakeSession per connection.
+
+    Hooks (keyword arguments, also assignable as attributes of the same name before connections arrive);
+    the defaults are what tests want, load benchmarks tune them:
+
+    - ``on_session(session)``: called (awaited if async) for each new session before ``session.created``;
+      may edit ``session.script``.
+    - ``on_client_event(session, event, received_at)``: called synchronously for every client event
+      that parsed as JSON (valid or not, before it is validated or handled), with the ``loop.time()``
+      at which the session picked that WebSocket message up, before parsing it. Must be quick; it runs
+      on the fake's read path. An exception in it is reported as an internal error of the fake.
+    - ``validate_incoming``: ``True`` (default) validates every client event strictly against the
+      SDK's types; ``False`` skips that schema check; a callable ``(session, event) -> bool`` decides
+      per event. It is only asked about JSON objects with a known ``type`` — anything else is always
+      rejected. A skipped event goes to its handler unchecked, so skip only events the client is
+      known to build correctly (a malformed one may crash its handler: an internal error).
+    - ``validate_outgoing``: check the fake's own events against the SDK's server-event models.
+    - ``frame_energy(frame) -> float``: the VAD's energy of one 20 ms μ-law frame (default
+      ``mulaw.frame_energy``); ``tone(ms, hz) -> bytes``: synthesiser of non-echo audio such as
+      greetings (default ``mulaw.tone``). Speed knobs, not behaviour knobs: a replacement must return
+      what the default returns (e.g. a memoised or table-driven version).
+    """
 
     def __init__(
         self,
         script: Script | None = None,
         *,
         on_session: Callable[[FakeSession], Any] | None = None,
+        on_client_event: Callable[[FakeSession, Any, float], Any] | None = None,
+        validate_incoming: bool | Callable[[FakeSession, dict[str, Any]], bool] = True,
         validate_outgoing: bool = True,
+        frame_energy: Callable[[bytes], float] = frame_energy,
+        tone: Callable[[int, float], bytes] = tone,
         raise_on_internal_errors: bool = True,
         host: str = "127.0.0.1",
         **script_overrides: Any,
     ):
         self.script = dataclasses.replace(script or Script(), **script_overrides)
-        self.on_session = on_session  # called (awaited if async) before session.created: may edit .script
+        self.on_session = on_session
+        self.on_client_event = on_client_event
+        self.validate_incoming = validate_incoming
         self.validate_outgoing = validate_outgoing
+        self.frame_energy = frame_energy
+        self.tone = tone
         self.raise_on_internal_errors = raise_on_internal_errors
         self.host = host
         self.sessions: list[FakeSession] = []

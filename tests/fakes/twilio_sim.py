@@ -10,6 +10,7 @@ Protocol-faithful test double of Twilio for end-to-end tests (see docs PROTOCOLS
   (`ws://127.0.0.1:PORT/...`), signs the handshake over the wss:// URL exactly as written in the TwiML
   with params `{}`, then sends `connected`, `start` and one inbound `media` frame every 20 ms
   (absolute-deadline pacing; silence unless audio was queued with `say()`).
+* `call.on_send`, if set, observes every message the simulator writes to the stream (timing hook).
 * Outbound audio from the app is played by a real-time phone playback model (8 bytes per ms).
   `mark`s echo only once everything queued before them has played; `clear` drops unplayed audio and
   echoes every pending mark immediately. Every message from the app is validated strictly; problems
@@ -376,6 +377,10 @@ class SimulatedCall:
         self.ws: ClientConnection | None = None
         self.t0: float | None = None  # loop.time() of stream start (media timestamp 0)
         self.sent: list[dict[str, Any]] = []  # every non-media message we sent
+        # Observer hook: `on_send(message, sent_at)` runs for every message written to the stream
+        # (connected, start, each media frame, marks, dtmf, stop), right after the write, with the
+        # loop.time() then. Set it before `connect_stream()`; it must be quick (it runs in the pacing loop).
+        self.on_send: Callable[[dict[str, Any], float], None] | None = None
         self.inbound_frames_sent = 0
         self._seq = 0
         self._send_lock = asyncio.Lock()
@@ -500,6 +505,7 @@ class SimulatedCall:
                 connected = {"event": "connected", "protocol": "Call", "version": "1.0.0"}
                 await self.ws.send(json.dumps(connected))
                 self.sent.append(connected)
+                self._notify_send(connected)
                 self._seq += 1
                 self.start_message = {
                     "event": "start",
@@ -517,6 +523,7 @@ class SimulatedCall:
                 await self.ws.send(json.dumps(self.start_message))
                 self.sent.append(self.start_message)
                 self.t0 = loop.time()
+                self._notify_send(self.start_message)
         except ConnectionClosed:
             pass  # the reader notices and records the close
         self._tasks = [
@@ -540,7 +547,12 @@ class SimulatedCall:
             await self.ws.send(json.dumps(msg))
             if record:
                 self.sent.append(msg)
+            self._notify_send(msg)
             return msg
+
+    def _notify_send(self, message: dict[str, Any]) -> None:
+        if self.on_send is not None:
+            self.on_send(message, self._loop.time())
 
     async def send_dtmf(self, digit: str) -> None:
         """Send a `dtmf` message (track inbound_track) now."""

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from models.commerce import Customer, Order, Product
-from services.database_service import Database
+from services.store.database import Database
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"  # the repository's data/
 
 DEMO_PHONE = "+919876543210"  # Rahul Sharma, pincode 110017
 DEMO_ORDER_IDS = ("ORD-482913", "ORD-482914", "ORD-482915", "ORD-482916", "ORD-482917")

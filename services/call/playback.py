@@ -1,8 +1,8 @@
-"""The playback ledger: which assistant audio was sent to Twilio, and which the caller has heard.
+"""The playback ledger: which assistant audio was sent to the carrier, and which the caller has heard.
 
-After every outbound media chunk we send a Twilio `mark`; Twilio echoes it once the audio before it
+After every outbound media chunk we send a mark; the carrier echoes it once the audio before it
 has played. So echoed marks are ground truth for "heard", at chunk granularity, and the time since
-the last echo interpolates inside the chunk now playing (PROTOCOLS.md §3.3).
+the last echo interpolates inside the chunk now playing (Twilio Media Streams, `mark` messages).
 
 Two traps this class exists to avoid:
 - Twilio echoes every pending mark when it receives `clear`. Those echoes are not playback, so the
@@ -35,6 +35,7 @@ class ItemPlayback:
 class PendingMark:
     name: str
     item_id: str
+    response_id: str
     cum_ms: float
 
 
@@ -55,17 +56,18 @@ class PlaybackLedger:
     last_echo_at: float = 0.0
     _mark_counter: int = 0
 
-    def on_audio_sent(self, item_id: str, duration_ms: float, now: float) -> str:
-        """Account a chunk just written to Twilio; returns the name of the mark to send after it."""
+    def on_audio_sent(self, response_id: str, item_id: str, duration_ms: float, now: float) -> str:
+        """Account a chunk just written to the carrier; returns the name of the mark to send after it."""
         item = self.items.get(item_id)
         if item is None:
+            self._forget_played_items()
             item = self.items[item_id] = ItemPlayback(item_id)
         if item.first_sent_at is None:
             item.first_sent_at = now
         item.sent_ms += duration_ms
         self._mark_counter += 1
         name = f"m{self._mark_counter}"
-        self.pending.append(PendingMark(name, item_id, item.sent_ms))
+        self.pending.append(PendingMark(name, item_id, response_id, item.sent_ms))
         return name
 
     def on_mark_echo(self, name: str, now: float) -> PendingMark | None:
@@ -84,12 +86,22 @@ class PlaybackLedger:
                 return mark
         return None
 
+    def _forget_played_items(self) -> None:
+        """Keep only items with audio still queued: the ledger must not grow with the call's length."""
+        queued = {mark.item_id for mark in self.pending}
+        for item_id in [key for key in self.items if key not in queued]:
+            del self.items[item_id]
+
     @property
     def has_unplayed_audio(self) -> bool:
         return bool(self.pending)
 
     def is_fully_played(self, item_id: str) -> bool:
         return all(mark.item_id != item_id for mark in self.pending)
+
+    def response_fully_played(self, response_id: str) -> bool:
+        # Marks are echoed in order, so only the oldest pending mark can belong to a response playing now.
+        return all(mark.response_id != response_id for mark in self.pending)
 
     def heard_ms(self, item_id: str, now: float) -> float:
         """Best estimate of how much of this item the caller has heard by `now`."""

@@ -1,0 +1,56 @@
+"""The calls live on this node, by call sid (callbacks and admin reads find a call here, not by scanning)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Protocol
+
+from models.call_record import CallRecord
+
+
+class LiveCall(Protocol):
+    @property
+    def call_sid(self) -> str: ...
+
+    @property
+    def record(self) -> CallRecord: ...
+
+    def touch_record(self) -> None: ...
+
+    def end(self, reason: str) -> None: ...
+
+    async def close(self, reason: str) -> None: ...
+
+
+class LiveCalls:
+    def __init__(self) -> None:
+        self._calls: dict[str, LiveCall] = {}
+
+    def add(self, call: LiveCall) -> None:
+        self._calls[call.call_sid] = call
+
+    def remove(self, call: LiveCall) -> None:
+        if self._calls.get(call.call_sid) is call:
+            del self._calls[call.call_sid]
+
+    def get(self, call_sid: str) -> LiveCall | None:
+        return self._calls.get(call_sid)
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def __iter__(self) -> Iterator[LiveCall]:
+        return iter(list(self._calls.values()))
+
+    async def drain(self, reason: str = "server_shutdown", timeout_s: float = 10.0) -> None:
+        """End every live call through its normal close path (bounded)."""
+        calls = list(self._calls.values())
+        for call in calls:
+            call.end(reason)
+        if calls:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.gather(*(call.close(reason) for call in calls), return_exceptions=True), timeout_s
+                )

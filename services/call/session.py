@@ -1,0 +1,445 @@
+"""One live call: relays audio between the carrier stream and OpenAI Realtime, and orchestrates the rest.
+
+Tasks a call owns (all cancelled by `close()`, none awaited by the relay):
+- `_pump_carrier`: carrier events → `input_audio_buffer.append` (payload forwarded as-is), marks, stop.
+- `_pump_realtime`: Realtime events → carrier audio + marks; barge-in; transcripts; tool dispatch.
+- the tool runner's tasks, the action task (transfer / hang-up), SMS notices, the watchdogs.
+- the record writer: saves the call record in the background; the relay never awaits the database.
+
+What happens after a line is spoken belongs to `speech.ActionSlot` alone; this class only feeds it
+events (response created / done, marks heard, barge-in) and runs an action once it is ready.
+Every way a call ends goes through `close(reason)`, which is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ClassVar
+
+import structlog
+
+from models.call_record import CallRecord, TranscriptLine, utc_now
+from models.tools import TransferRequested
+from services import metrics
+from services.call.playback import PlaybackLedger, mulaw_b64_duration_ms
+from services.call.ports import CallDependencies
+from services.call.realtime_link import RealtimeLink, RealtimeLinkClosed
+from services.call.speech import ActionSlot, ActionState, PendingAction, SpeechHandle, SpeechLog
+from services.call.tool_runner import ToolRunner
+from services.call.transcript import Transcript
+from services.call.turn_timing import TurnTimer
+from services.call.watchdogs import enforce_max_duration, watch_silence
+from services.realtime.session_config import greeting_instructions
+from services.telephony.events import AudioIn, Digit, MediaStream, PlaybackMarkEcho, StreamClosed, StreamStopped
+from services.tools.registry import ToolResult
+from utils.logger import get_logger
+
+log = get_logger(__name__)
+
+CANCEL_GRACE_S = 3.0
+# Errors the Realtime API sends for races that are harmless on a phone bridge.
+RECOVERABLE_ERROR_CODES = {"response_cancel_not_active", "conversation_already_has_active_response"}
+TRANSFER_FAILED_NOTE = (
+    "The transfer to a human agent failed. Apologise briefly and offer to create a callback ticket instead."
+)
+
+
+class CallSession:
+    def __init__(self, deps: CallDependencies, stream: MediaStream) -> None:
+        self.deps = deps
+        self.stream = stream
+        self.info = stream.info
+        self.call_sid = self.info.call_sid
+        self.record = CallRecord(
+            call_sid=self.call_sid,
+            stream_sid=self.info.stream_sid,
+            from_number=self.info.caller,
+            to_number=self.info.called,
+            direction=self.info.direction,
+            purpose=self.info.purpose,
+        )
+        self.recorder = deps.new_record_writer(self.record)
+        self.link = RealtimeLink(deps.connector, deps.preopened)
+        self.ledger = PlaybackLedger()
+        self.speech = SpeechLog()
+        self.actions = ActionSlot()
+        self.transcript = Transcript(self.record.transcript)
+        self._started_at = time.monotonic()
+        self.timer = TurnTimer(self.record, self._started_at)
+        self.tools = ToolRunner(
+            registry=deps.tools,
+            context=deps.new_tool_context(self.info, self.transcript.summary),
+            timeout_s=deps.settings.tool_timeout_s,
+            link=self.link,
+            record=self.record,
+            touch_record=self.touch_record,
+            timer=self.timer,
+            host=self,
+        )
+        self.log = log.bind(call_sid=self.call_sid)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._speech_active = False
+        self._caller_turns = 0
+        self._apology_reason: str | None = None
+        self._end = asyncio.Event()
+        self._end_reason = "unknown"
+        self._closing = False
+        self._closed = asyncio.Event()
+
+    # ----------------------------------------------------------------- lifecycle
+    async def run(self) -> None:
+        """Own the call until it ends; always finishes through `close()`."""
+        # Every log line written by this call's tasks carries its call sid (tasks inherit the context).
+        structlog.contextvars.bind_contextvars(call_sid=self.call_sid)
+        metrics.ACTIVE_CALLS.inc()
+        self.recorder.start()
+        self.log.info("call_started", caller=self.info.caller, direction=self.info.direction)
+        try:
+            greeting = greeting_instructions(self.deps.agent, self.info.direction, self.info.purpose)
+            try:
+                await self.link.open(self.call_sid, greeting)
+            except Exception as error:  # connection refused, timeout, auth failure...
+                self.log.error("realtime_connect_failed", error=repr(error))
+                await self._fail_with_apology("realtime_connect_failed")
+                return
+            self.record.realtime_preopened = self.link.preopened
+            self._spawn(self._pump_carrier(), "carrier")
+            self._spawn(self._pump_realtime(), "realtime")
+            self._spawn(watch_silence(self, self.deps.agent), "silence")
+            self._spawn(enforce_max_duration(self, self.deps.settings.max_call_duration_s), "limit")
+            await self._end.wait()
+        finally:
+            await self.close(self._end_reason)
+
+    def end(self, reason: str) -> None:
+        """Ask the call to end (from any task); the first reason wins."""
+        if not self._end.is_set():
+            self._end_reason = reason
+            self._end.set()
+
+    async def close(self, reason: str) -> None:
+        """The one way a call ends. Idempotent; a second caller waits for the first to finish."""
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        self.end(reason)
+        try:
+            await self._stop_tasks()
+            await self.link.close()
+            await self.stream.close()
+            self._finalize_record()
+            await self.recorder.close()
+        finally:
+            metrics.ACTIVE_CALLS.dec()
+            outcome = self.record.status if self.record.status != "in_progress" else "completed"
+            metrics.CALLS_TOTAL.labels(outcome=outcome).inc()
+            self._closed.set()
+            self.log.info("call_ended", reason=self._end_reason, duration_s=self.record.duration_s)
+
+    async def _stop_tasks(self) -> None:
+        current = asyncio.current_task()
+        to_cancel = [t for t in [*self._tasks, *self.tools.cancel()] if t is not current]
+        for task in to_cancel:
+            task.cancel()
+        if to_cancel:
+            # Bounded: a library that swallows a cancellation must not keep the call open forever.
+            _, stuck = await asyncio.wait(to_cancel, timeout=CANCEL_GRACE_S)
+            for task in stuck:
+                self.log.error("task_did_not_stop", task=task.get_name())
+
+    def _finalize_record(self) -> None:
+        record = self.record
+        record.ended_at = utc_now()
+        record.duration_s = round(time.monotonic() - self._started_at, 3)
+        record.end_reason = self._end_reason
+        if record.status == "in_progress":
+            record.status = "failed" if self._end_reason.startswith("realtime") else "completed"
+        self.touch_record()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coroutine, name=f"{name}-{self.call_sid}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def touch_record(self) -> None:
+        self.recorder.touch()
+
+    async def _fail_with_apology(self, reason: str) -> None:
+        """Never dead air: the caller hears a short apology, then the call ends. Runs once."""
+        if self._apology_reason is not None or self._end.is_set():
+            return
+        self._apology_reason = reason
+        metrics.REALTIME_ERRORS.labels(code=reason).inc()
+        self.record.status = "failed"
+        self.record.realtime_errors.append(reason)
+        self.touch_record()
+        try:
+            await self.deps.failure_notice.apologise(self.call_sid)
+        except Exception as error:
+            self.log.error("apology_failed", error=repr(error))
+        self.end(reason)
+
+    # ----------------------------------------------------------------- what the watchdogs see
+    def conversation_is_idle(self) -> bool:
+        return not (
+            self._speech_active
+            or self.speech.current is not None
+            or self.ledger.has_unplayed_audio
+            or self.tools.busy
+            or self.actions.running
+        )
+
+    def caller_turns(self) -> int:
+        return self._caller_turns
+
+    async def prompt_caller(self, instruction: str) -> None:
+        await self.tell_model(instruction)
+
+    async def say_goodbye_and_hang_up(self, instruction: str, end_reason: str) -> None:
+        if self.actions.arm("hang_up", end_reason, cancel_if_interrupted=True) is None:
+            return  # a transfer or hang-up is already under way
+        await self.tell_model(instruction)
+
+    async def tell_model(self, instruction: str) -> None:
+        """Give the model a system note and let it speak about it (e.g. a failed transfer)."""
+        try:
+            await self.link.add_system_note(instruction)
+            await self.link.request_response()
+        except RealtimeLinkClosed:
+            pass  # the read loop reports the lost link
+
+    # ----------------------------------------------------------------- carrier → OpenAI
+    async def _pump_carrier(self) -> None:
+        while True:
+            event = await self.stream.receive()
+            if isinstance(event, AudioIn):
+                try:
+                    await self.link.append_audio(event.payload)
+                except RealtimeLinkClosed:
+                    await self._fail_with_apology("realtime_disconnected")
+                    return
+            elif isinstance(event, PlaybackMarkEcho):
+                self._on_mark_echo(event.name)
+            elif isinstance(event, Digit):
+                self.log.info("dtmf_received", digit=event.digit)
+            elif isinstance(event, StreamStopped):
+                self.end(self._reason_for_stop())
+                return
+            elif isinstance(event, StreamClosed):
+                self.end(event.reason)
+                return
+
+    def _reason_for_stop(self) -> str:
+        """The carrier also stops the stream when we moved the call ourselves: that is not a hang-up."""
+        action = self.actions.action
+        if action is not None and action.kind == "transfer" and action.state in (ActionState.RUNNING, ActionState.DONE):
+            return "transferred"
+        return self._apology_reason or "caller_hung_up"
+
+    def _on_mark_echo(self, name: str) -> None:
+        if self.ledger.on_mark_echo(name, time.monotonic()) is None:
+            return  # flushed by a clear, or unknown: not proof of playback
+        for handle in self.speech.unplayed():
+            if handle.generation_done and self.ledger.response_fully_played(handle.response_id):
+                handle.mark_all_heard()
+                self._on_played_out(handle)
+
+    # ----------------------------------------------------------------- OpenAI → carrier
+    async def _pump_realtime(self) -> None:
+        try:
+            async for event_type, event, raw in self.link.events():
+                if event_type == "response.output_audio.delta":
+                    await self._on_audio_delta(event)
+                    continue
+                handler = self._control_handlers.get(event_type)
+                if handler is None:
+                    continue  # e.g. transcript deltas: a typed parse (~90 µs) for nothing
+                try:
+                    parsed = self.link.parse(raw)
+                except ValueError:
+                    self.log.warning("realtime_event_unparsed", event_type=event_type)
+                    continue
+                await handler(self, parsed)
+        except RealtimeLinkClosed as closed:
+            if self._end.is_set():
+                return
+            self.log.error("realtime_disconnected", detail=str(closed)[:200])
+            malformed = "malformed" in str(closed)
+            await self._fail_with_apology("realtime_protocol_error" if malformed else "realtime_disconnected")
+
+    async def _on_audio_delta(self, event: dict[str, Any]) -> None:
+        response_id = event.get("response_id")
+        handle = self.speech.get(response_id)
+        if handle is None or handle.interrupted:
+            return  # late audio of a response the caller interrupted
+        payload = event["delta"]
+        duration_ms = mulaw_b64_duration_ms(payload)
+        now = time.monotonic()
+        mark = self.ledger.on_audio_sent(handle.response_id, event["item_id"], duration_ms, now)
+        handle.audio_sent(duration_ms)
+        await self.stream.send_audio(payload, mark)
+        if self.timer.audio_sent(response_id, now):
+            self.touch_record()
+
+    async def _on_speech_started(self, event: Any) -> None:
+        """Barge-in: stop playback at the caller, and make the model forget what they did not hear."""
+        self._speech_active = True
+        self._caller_turns += 1
+        interruption = self.ledger.interrupt(time.monotonic())
+        # With interrupt_response the server cancels the response in progress; any still-queued line
+        # is cut off at the phone. Neither will be heard any further.
+        for handle in self.speech.unplayed():
+            handle.mark_interrupted()
+            self._on_played_out(handle)
+        if interruption is None:
+            return
+        await self.stream.clear()
+        metrics.BARGE_INS.inc()
+        self.record.latencies.barge_ins += 1
+        try:
+            await self.link.truncate(interruption.item_id, interruption.audio_end_ms)
+        except RealtimeLinkClosed:
+            return
+        self.transcript.interrupted(interruption.item_id, interruption.audio_end_ms, interruption.sent_ms)
+        self.touch_record()
+        self.log.info(
+            "barge_in",
+            item_id=interruption.item_id,
+            heard_ms=interruption.audio_end_ms,
+            sent_ms=round(interruption.sent_ms),
+        )
+
+    async def _on_speech_stopped(self, event: Any) -> None:
+        self._speech_active = False
+        self.timer.speech_stopped()
+
+    async def _on_response_created(self, event: Any) -> None:
+        handle = self.speech.start(event.response.id)
+        self.timer.response_started(handle.response_id)
+        action = self.actions.waiting_for_next_response()
+        if action is not None:
+            self._bind(action, handle)
+
+    async def _on_response_done(self, event: Any) -> None:
+        response = event.response
+        unplayed = not self.ledger.response_fully_played(response.id)
+        handle = self.speech.done(response.id, unplayed)
+        if self.timer.response_done(response.id, response.usage):
+            self.touch_record()
+        if response.status == "failed":
+            metrics.REALTIME_ERRORS.labels(code="response_failed").inc()
+            self.log.warning("response_failed", details=str(response.status_details)[:300])
+        if handle is not None and handle.played_out:
+            self._on_played_out(handle)  # before the follow-up decision: an unspoken line re-arms its action
+        await self.tools.response_done(response.id)
+
+    async def _on_caller_transcript(self, event: Any) -> None:
+        if self.transcript.add_caller(event.item_id, event.transcript):
+            self.touch_record()
+
+    async def _on_assistant_transcript(self, event: Any) -> None:
+        if self.transcript.add_assistant(event.item_id, event.transcript):
+            self.touch_record()
+
+    async def _on_error(self, event: Any) -> None:
+        error = event.error
+        code = error.code or error.type
+        if code in RECOVERABLE_ERROR_CODES:
+            self.log.info("realtime_recoverable_error", code=code)
+            return
+        metrics.REALTIME_ERRORS.labels(code=str(code)[:64]).inc()
+        self.record.realtime_errors.append(f"{code}: {error.message}"[:300])
+        self.touch_record()
+        self.log.error("realtime_error", code=code, message=error.message, param=error.param)
+
+    async def _on_function_call(self, event: Any) -> None:
+        self.tools.start(event.response_id, event.call_id, event.name, event.arguments)
+
+    # ----------------------------------------------------------------- tool results (ToolHost)
+    def tool_finished(self, response_id: str, result: ToolResult) -> None:
+        effects = result.effects
+        if effects.ticket_filed is not None:
+            ticket = effects.ticket_filed
+            if ticket.ticket_id not in self.record.tickets:
+                self.record.tickets.append(ticket.ticket_id)
+                self.touch_record()
+            self._spawn(self.deps.tickets.ticket_filed(self.info, ticket), "ticket-notice")
+        if effects.transfer_requested is not None:
+            # Announced by the follow-up; the caller asked for a person, so talking over it does not cancel it.
+            action = self.actions.arm("transfer", "transferred", cancel_if_interrupted=False)
+            if action is not None:
+                action.transfer = effects.transfer_requested
+        if effects.end_call:
+            # The goodbye is normally said in the same response, before the function call.
+            action = self.actions.arm("hang_up", "assistant_ended", cancel_if_interrupted=True)
+            handle = self.speech.get(response_id)
+            if action is not None and handle is not None:
+                self._bind(action, handle)
+
+    def follow_up_wanted(self, response_id: str) -> bool:
+        action = self.actions.action
+        if action is None or not action.live:
+            return True
+        if action.state is ActionState.RUNNING:
+            return False  # the call is being moved or hung up
+        # A hang-up bound to a line that spoke: the goodbye is said, nothing may follow it. One still
+        # waiting for a line (the goodbye was not spoken) gets it from this follow-up.
+        return not (action.kind == "hang_up" and action.state in (ActionState.BOUND, ActionState.READY))
+
+    # ----------------------------------------------------------------- actions after speech
+    def _bind(self, action: PendingAction, handle: SpeechHandle) -> None:
+        if handle.interrupted and action.cancel_if_interrupted:
+            self._cancel(action, "interrupted")
+            return
+        if handle.interrupted or (handle.generation_done and not handle.has_audio):
+            return  # not a line the caller heard: wait for the next response
+        action.bind(handle)
+        if handle.played_out:
+            self._on_played_out(handle)
+
+    def _on_played_out(self, handle: SpeechHandle) -> None:
+        action = self.actions.bound_to(handle)
+        if action is None:
+            return
+        if handle.interrupted and action.cancel_if_interrupted:
+            self._cancel(action, "interrupted")
+        elif handle.interrupted or not handle.has_audio:
+            action.rearm()  # announce it in the next line instead
+        else:
+            action.played_out()
+            action.start()
+            self.log.info("action_start", action=action.kind)
+            self._spawn(self._run_action(action), f"action-{action.kind}")
+
+    def _cancel(self, action: PendingAction, why: str) -> None:
+        action.cancel(why)
+        self.log.info("action_cancelled", action=action.kind, why=why)
+
+    async def _run_action(self, action: PendingAction) -> None:
+        if action.kind == "hang_up":
+            action.succeeded()
+            self.end(action.end_reason)
+            return
+        moved = await self.deps.transfers.transfer(self, action.transfer or TransferRequested())
+        if moved:
+            action.succeeded()
+            self.end(action.end_reason)
+            return
+        action.failed("transfer_failed")
+        self.record.transcript.append(TranscriptLine(role="system", text="Transfer failed to start"))
+        self.touch_record()
+        await self.tell_model(TRANSFER_FAILED_NOTE)
+
+    _control_handlers: ClassVar[dict[str, Callable[[CallSession, Any], Awaitable[None]]]] = {
+        "input_audio_buffer.speech_started": _on_speech_started,
+        "input_audio_buffer.speech_stopped": _on_speech_stopped,
+        "response.created": _on_response_created,
+        "response.done": _on_response_done,
+        "response.function_call_arguments.done": _on_function_call,
+        "response.output_audio_transcript.done": _on_assistant_transcript,
+        "conversation.item.input_audio_transcription.completed": _on_caller_transcript,
+        "error": _on_error,
+    }

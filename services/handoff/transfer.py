@@ -1,0 +1,120 @@
+"""Moving a live call to a human agent.
+
+The session runs `HumanHandoff.transfer` once the line announcing it has played. A transfer replaces
+the call's TwiML through the REST API with a `<Dial>` of the agent; that also ends our media stream,
+and Twilio's `stop` is recorded as "transferred", not a hang-up. A redirect Twilio refuses is retried
+(transient errors only); when it still fails, the call goes back to the conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import stamina
+from twilio.base.exceptions import TwilioRestException
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from config.settings import Settings
+from models.call_record import TransferInfo
+from models.tools import TransferRequested
+from services import metrics
+from services.call.ports import CallControl
+from services.call_tokens import CallTokens
+from services.store.transfers import TransferRepository
+from services.telephony.twilio_rest import TwilioRest
+from utils.logger import get_logger
+from utils.privacy import mask_phone
+
+log = get_logger(__name__)
+
+# The whisper URL is fetched only once the agent answers: up to the <Dial> timeout after the redirect,
+# plus Twilio's own set-up time. Far longer than a stream token, so it gets its own, scoped token.
+WHISPER_TOKEN_TTL_S = 600
+DIAL_TIMEOUT_S = 20
+REDIRECT_ATTEMPTS = 3
+
+# Bookkeeping that must outlive the call session that started it (see `transfer`).
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def whisper_token_subject(call_sid: str) -> str:
+    """What a whisper token is bound to: never valid as a media-stream token for the same call."""
+    return f"whisper:{call_sid}"
+
+
+def is_transient(error: Exception) -> bool:
+    """Worth another try: Twilio's 5xx / 429, or the network. A 4xx will not change on retry."""
+    if isinstance(error, TwilioRestException):
+        return error.status >= 500 or error.status == 429
+    return isinstance(error, aiohttp.ClientError | TimeoutError | ConnectionError)
+
+
+class HumanHandoff:
+    def __init__(self, settings: Settings, rest: TwilioRest, transfers: TransferRepository) -> None:
+        self._settings = settings
+        self._rest = rest
+        self._transfers = transfers
+        self.whisper_tokens = CallTokens(settings.twilio_auth_token.get_secret_value(), WHISPER_TOKEN_TTL_S)
+
+    def dial_twiml(self, call_sid: str) -> str:
+        """`<Dial>` the human agent; the whisper tells the agent who is calling before bridging."""
+        settings = self._settings
+        token = self.whisper_tokens.issue(whisper_token_subject(call_sid))
+        response = VoiceResponse()
+        dial = Dial(
+            action=settings.public_url(f"/transfer-result?call_sid={call_sid}"),
+            timeout=DIAL_TIMEOUT_S,
+            caller_id=settings.twilio_phone_number,
+            answer_on_bridge=True,
+        )
+        dial.number(
+            settings.human_agent_number,
+            url=settings.public_url(f"/whisper?call_sid={call_sid}&token={token}"),
+        )
+        response.append(dial)
+        return str(response)
+
+    async def transfer(self, call: CallControl, request: TransferRequested) -> bool:
+        record = call.record
+        # The record says "dialing" before the redirect: Twilio's `stop` (caused by the redirect) can end
+        # the session, and cancel this task, before the REST reply arrives, and the final write must
+        # already carry the transfer.
+        record.transfer = TransferInfo(
+            status="dialing",
+            reason=request.reason,
+            department=request.department,
+            summary=request.summary,
+            agent_number_masked=mask_phone(self._settings.human_agent_number or ""),
+        )
+        record.status = "transferred"
+        call.touch_record()
+        # Shielded: the bookkeeping after the redirect must finish even when the session closes first.
+        task = asyncio.ensure_future(self._redirect_to_agent(call))
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
+        return await asyncio.shield(task)
+
+    async def _redirect_to_agent(self, call: CallControl) -> bool:
+        call_sid, record = call.info.call_sid, call.record
+        try:
+            await self._redirect(call_sid, self.dial_twiml(call_sid))
+        except Exception as error:
+            record.status = "in_progress"
+            if record.transfer is not None:
+                record.transfer.status = "failed"
+            call.touch_record()
+            metrics.TRANSFERS.labels(outcome="redirect_failed").inc()
+            log.error("transfer_redirect_failed", call_sid=call_sid, error=repr(error)[:300])
+            await self._transfers.set_status(call_sid, "failed")  # best effort, never raises
+            return False
+        metrics.TRANSFERS.labels(outcome="dialing").inc()
+        log.info("transfer_dialing", call_sid=call_sid)
+        await self._transfers.set_status(call_sid, "dialing")
+        return True
+
+    @stamina.retry(
+        on=is_transient, attempts=REDIRECT_ATTEMPTS, wait_initial=0.2, wait_max=1.0, wait_jitter=0.2, timeout=10.0
+    )
+    async def _redirect(self, call_sid: str, twiml: str) -> None:
+        await self._rest.redirect_call(call_sid, twiml)

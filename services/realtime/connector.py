@@ -1,0 +1,58 @@
+"""Opening OpenAI Realtime (GA) connections with the openai SDK, and starting a conversation on one.
+
+The SDK does what it is good at here — URL, auth headers, typed `session.update` and
+`response.create`. The per-frame audio path (`services.call.realtime_link`) uses the same
+connection's raw send / `recv_bytes()` instead, because the typed helpers cost ~60x more per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from openai import AsyncOpenAI
+from openai.resources.realtime.realtime import AsyncRealtimeConnection
+
+from config.agent_config import AgentConfig
+from config.settings import Settings
+from services.realtime.session_config import build_session_config
+
+
+class RealtimeConnector:
+    """Opens Realtime connections; the AsyncOpenAI client (and its settings) is shared by the process."""
+
+    def __init__(self, settings: Settings, agent: AgentConfig, tools: list[dict[str, Any]]) -> None:
+        self._settings = settings
+        self._agent = agent
+        self._tools = tools
+        self._client = AsyncOpenAI(
+            api_key=settings.openai_api_key.get_secret_value(),
+            websocket_base_url=settings.openai_websocket_base_url,
+        )
+
+    async def open(self) -> AsyncRealtimeConnection:
+        """Connect within the configured timeout; raises on failure (the caller plays the apology)."""
+        manager = self._client.realtime.connect(
+            model=self._settings.openai_realtime_model,
+            # No permessage-deflate: compressing base64 audio costs CPU per frame and saves little.
+            websocket_connection_options={"max_size": 16 * 1024 * 1024, "compression": None},
+        )
+        return await asyncio.wait_for(manager.enter(), timeout=self._settings.openai_connect_timeout_s)
+
+    async def open_conversation(self, greeting: str) -> AsyncRealtimeConnection:
+        """A configured session whose greeting is already under way: the assistant speaks first.
+
+        The one place a conversation is opened, whether at webhook time (pre-open) or by the stream.
+        """
+        rt = await self.open()
+        try:
+            session = build_session_config(self._settings, self._agent, self._tools)
+            await rt.session.update(session=session)  # type: ignore[arg-type]
+            await rt.response.create(response={"instructions": greeting})
+        except BaseException:
+            await rt.close()
+            raise
+        return rt
+
+    async def aclose(self) -> None:
+        await self._client.close()

@@ -1,0 +1,252 @@
+"""The `calls` collection: one record per call (`models.call_record.CallRecord`), keyed by call sid.
+
+Several writers share a record, and each uses a single-document atomic update, never read-then-write:
+
+- the live session's `CallRecordWriter` (`save`): `$set` of the whole in-memory record, except the
+  fields only Twilio's status callbacks write (`EXTERNALLY_OWNED`);
+- Twilio's status callbacks (`apply_status`, `complete_ended_call`): conditional on `SequenceNumber`,
+  so out-of-order and concurrent callbacks leave the newest status;
+- transfer results and callback tickets (`patch`, `add_ticket`);
+- outbound calls placed through the admin API (`insert_if_absent`).
+
+Reads return documents (with `call_sid` filled in from `_id`), not models: readers project them
+differently (the list leaves transcripts out) and validate what they serve.
+
+FerretDB 1.24 (tests, development) runs each update as read, modify, write without isolation, so two
+concurrent updates of one record can lose one of them (even `$set`s of different fields). MongoDB
+applies each single-document update atomically, which is what these writers rely on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from models.call_record import CallRecord, CallStatus, utc_now
+from services.metrics import DB_ERRORS
+from services.store.base import IndexedCollection
+
+log = structlog.get_logger(__name__)
+
+CALLS_COLLECTION = "calls"
+# Written only by Twilio status callbacks (`apply_status`); the live session must not overwrite them.
+EXTERNALLY_OWNED = frozenset({"twilio_status", "twilio_duration_s"})
+# The SequenceNumber of the status callback last applied; stored only, not part of `CallRecord`.
+STATUS_SEQ_FIELD = "twilio_status_seq"
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """Which calls `CallRepository.page` lists; None means any."""
+
+    status: CallStatus | None = None
+    started_from: datetime | None = None  # inclusive
+    started_before: datetime | None = None  # exclusive
+    transferred: bool | None = None  # with (True) / without (False) a transfer attempt
+
+    @classmethod
+    def for_days(
+        cls,
+        *,
+        zone: ZoneInfo,
+        status: CallStatus | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        transferred: bool | None = None,
+    ) -> CallFilter:
+        """Calls started on `date_from` … `date_to` (both inclusive), as days in `zone`."""
+        return cls(
+            status=status,
+            started_from=_day_start(date_from, zone) if date_from is not None else None,
+            # Inclusive: up to the start of the next day.
+            started_before=_day_start(date_to + timedelta(days=1), zone) if date_to is not None else None,
+            transferred=transferred,
+        )
+
+    def query(self) -> dict[str, Any]:
+        query: dict[str, Any] = {}
+        if self.status is not None:
+            query["status"] = self.status
+        started: dict[str, datetime] = {}
+        if self.started_from is not None:
+            started["$gte"] = self.started_from
+        if self.started_before is not None:
+            started["$lt"] = self.started_before
+        if started:
+            query["started_at"] = started
+        if self.transferred is not None:
+            query["transfer"] = {"$ne": None} if self.transferred else None
+        return query
+
+
+def _day_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+def _with_call_sid(document: dict[str, Any]) -> dict[str, Any]:
+    # Records are keyed by `_id`; one inserted without the named field still reads with it.
+    return {**document, "call_sid": document["_id"]}
+
+
+class CallRepository(IndexedCollection):
+    """Every query and index of the `calls` collection.
+
+    Reads and the status-callback writes raise `PyMongoError` for their callers to answer; `save`,
+    `patch` and `add_ticket` are best effort (False on failure, counted in `DB_ERRORS`), because they
+    run beside a live call or a Twilio callback that must go on regardless.
+    """
+
+    # Unnamed on purpose: the default names ("started_at_-1", "status_1_started_at_-1") are those of
+    # the indexes earlier versions created, and the same keys under another name would be refused.
+    indexes = (
+        IndexModel([("started_at", DESCENDING)]),  # the admin list, newest first
+        IndexModel([("status", ASCENDING), ("started_at", DESCENDING)]),  # … filtered by status
+    )
+
+    # -------------------------------------------------------------- the live session
+
+    async def save(self, record: CallRecord) -> bool:
+        """Upsert the live session's record, leaving the status callbacks' fields alone. Idempotent.
+
+        False when the write failed (logged and counted); the caller keeps the change and retries.
+        """
+        document: dict[str, Any] = record.model_dump(mode="python", exclude=set(EXTERNALLY_OWNED))
+        for attempt in range(2):
+            try:
+                await self.collection.update_one({"_id": record.call_sid}, {"$set": document}, upsert=True)
+                return True
+            except DuplicateKeyError:
+                # Two upserts of a new document raced (e.g. a status callback); the second one finds it.
+                if attempt:
+                    return False
+            except PyMongoError as error:
+                DB_ERRORS.labels(operation="call_record_write").inc()
+                log.warning("call_record_write_failed", call_sid=record.call_sid, error=str(error)[:300])
+                return False
+        return False
+
+    # -------------------------------------------------------------- reads
+
+    async def get(self, call_sid: str, *, with_transcript: bool = True) -> dict[str, Any] | None:
+        projection = None if with_transcript else {"transcript": 0}
+        document = await self.collection.find_one({"_id": call_sid}, projection)
+        return None if document is None else _with_call_sid(document)
+
+    async def count(self, filters: CallFilter | None = None) -> int:
+        return await self.collection.count_documents((filters or CallFilter()).query())
+
+    async def page(self, filters: CallFilter, *, limit: int, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+        """(how many calls match, the `limit` (≥ 1) of them after `offset`), newest first, without
+        transcripts."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")  # 0 would mean "no limit" to the server
+        query = filters.query()
+        total = await self.collection.count_documents(query)
+        cursor = (
+            self.collection.find(query, {"transcript": 0})
+            .sort([("started_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(offset)
+            .limit(limit)
+        )
+        return total, [_with_call_sid(document) async for document in cursor]
+
+    # -------------------------------------------------------------- writes from outside the live session
+
+    async def insert_if_absent(self, record: CallRecord) -> bool:
+        """Insert the record unless the call has one; True if inserted.
+
+        `$setOnInsert`: e.g. an outbound call's first record, which the live session, once the call is
+        answered, may already have written (if the stream connected before Twilio's reply reached us).
+        """
+        try:
+            result = await self.collection.update_one(
+                {"_id": record.call_sid}, {"$setOnInsert": record.model_dump()}, upsert=True
+            )
+        except DuplicateKeyError:  # a concurrent upsert inserted it first
+            return False
+        return result.upserted_id is not None
+
+    async def patch(self, call_sid: str, fields: dict[str, Any]) -> bool:
+        """Set fields (dotted paths allowed) on an existing record, e.g. a transfer's result. Best effort:
+        False when there is no such record or the write failed."""
+        try:
+            result = await self.collection.update_one(
+                {"_id": call_sid}, {"$set": {**fields, "updated_at": utc_now()}}, upsert=False
+            )
+        except PyMongoError as error:
+            DB_ERRORS.labels(operation="call_record_patch").inc()
+            log.warning("call_record_patch_failed", call_sid=call_sid, error=str(error)[:300])
+            return False
+        return result.matched_count > 0
+
+    async def add_ticket(self, call_sid: str, ticket_id: str) -> bool:
+        """Add a ticket id to the record's tickets, once however often it is called. Best effort:
+        False when there is no such record or the write failed."""
+        try:
+            result = await self.collection.update_one(
+                {"_id": call_sid}, {"$addToSet": {"tickets": ticket_id}, "$set": {"updated_at": utc_now()}}
+            )
+        except PyMongoError as error:
+            DB_ERRORS.labels(operation="call_record_patch").inc()
+            log.warning("call_record_ticket_failed", call_sid=call_sid, error=type(error).__name__)
+            return False
+        return result.matched_count > 0
+
+    # -------------------------------------------------------------- Twilio status callbacks
+
+    async def apply_status(
+        self,
+        call_sid: str,
+        twilio_status: str,
+        *,
+        seq: int | None,
+        duration_s: int | None = None,
+        new_record: CallRecord,
+    ) -> bool:
+        """Set Twilio's status fields unless a newer callback (higher SequenceNumber) got there first;
+        a call without a record gets `new_record` plus those fields.
+
+        Returns False for a stale callback. Callbacks may arrive out of order and concurrently, so the
+        ordering is decided by the database (a conditional update), never by reading first. A callback
+        without a SequenceNumber always applies.
+        """
+        if new_record.call_sid != call_sid:
+            raise ValueError("new_record is another call's")
+        fields: dict[str, Any] = {"twilio_status": twilio_status}
+        if duration_s is not None:
+            fields["twilio_duration_s"] = duration_s
+        if seq is not None:
+            fields[STATUS_SEQ_FIELD] = seq
+        newer: dict[str, Any] = {"_id": call_sid}
+        if seq is not None:
+            newer["$or"] = [{STATUS_SEQ_FIELD: None}, {STATUS_SEQ_FIELD: {"$lt": seq}}]
+        update = {"$set": {**fields, "updated_at": utc_now()}}
+        if (await self.collection.update_one(newer, update)).matched_count:
+            return True
+        try:
+            inserted = await self.collection.update_one(
+                {"_id": call_sid}, {"$setOnInsert": {**new_record.model_dump(), **fields}}, upsert=True
+            )
+            if inserted.upserted_id is not None:
+                return True
+        except DuplicateKeyError:  # a concurrent upsert inserted it first
+            pass
+        # It exists: stale, or inserted by a concurrent writer between our two writes.
+        return (await self.collection.update_one(newer, update)).matched_count > 0
+
+    async def complete_ended_call(
+        self, call_sid: str, *, ended_at: datetime, status: CallStatus, end_reason: str
+    ) -> None:
+        """A terminal status arrived with no live session for the call: make sure its record shows it
+        ended. The session's own `ended_at` is kept; a record still "queued" (an outbound call that
+        never reached the assistant) gets `status` and `end_reason`."""
+        await self.collection.update_one({"_id": call_sid, "ended_at": None}, {"$set": {"ended_at": ended_at}})
+        await self.collection.update_one(
+            {"_id": call_sid, "status": "queued"}, {"$set": {"status": status, "end_reason": end_reason}}
+        )

@@ -1,0 +1,51 @@
+"""All repositories of one database."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from bson.codec_options import CodecOptions
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from services.store.base import IndexedCollection
+from services.store.calls import CALLS_COLLECTION, CallRepository
+from services.store.customers import CustomerRepository
+from services.store.orders import OrderRepository
+from services.store.products import ProductRepository
+from services.store.tickets import TicketRepository
+from services.store.transfers import TransferRepository
+
+
+class Database:
+    """The repositories of one database, one per collection; `raw` is the database itself (tests and
+    maintenance scripts; application code goes through the repositories)."""
+
+    def __init__(self, client: AsyncMongoClient, database_name: str) -> None:
+        self.client = client
+        # Aware UTC datetimes whatever options the client was built with.
+        self.raw: AsyncDatabase = client.get_database(
+            database_name, codec_options=CodecOptions(tz_aware=True, tzinfo=UTC)
+        )
+        self.customers = CustomerRepository(self.raw["customers"])
+        self.orders = OrderRepository(self.raw["orders"])
+        self.products = ProductRepository(self.raw["products"])
+        self.tickets = TicketRepository(self.raw["tickets"])
+        self.transfers = TransferRepository(self.raw["transfers"])
+        self.calls = CallRepository(self.raw[CALLS_COLLECTION])
+
+    @property
+    def repositories(self) -> tuple[IndexedCollection, ...]:
+        return (self.customers, self.orders, self.products, self.tickets, self.transfers, self.calls)
+
+    async def ensure_indexes(self) -> None:
+        for repository in self.repositories:
+            await repository.ensure_indexes()
+
+    async def ping(self) -> bool:
+        try:
+            await self.raw.command("ping")
+            return True
+        except PyMongoError:
+            return False

@@ -1,0 +1,1 @@
+"""The carrier edge: each carrier's wire format behind one small event vocabulary (see `events`)."""

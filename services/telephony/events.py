@@ -1,0 +1,81 @@
+"""What a carrier's media stream says to a call, and what a call can ask of it.
+
+Every carrier adapter turns its own JSON into these few events and implements `MediaStream`, so
+nothing past the adapter knows which carrier a call is on (the shape of Pipecat's serializers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class AudioIn:
+    """Caller audio: base64 μ-law 8 kHz exactly as the carrier sent it (never decoded here)."""
+
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackMarkEcho:
+    """The carrier played everything we sent before the mark of this name."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Digit:
+    """A keypad press (DTMF)."""
+
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStopped:
+    """The carrier ended the stream (hang-up, or our own redirect of the call)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamClosed:
+    """The socket went away without a `stop`: `server_shutdown` or `stream_closed`."""
+
+    reason: Literal["server_shutdown", "stream_closed"]
+
+
+StreamEvent = AudioIn | PlaybackMarkEcho | Digit | StreamStopped | StreamClosed
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """Who and what a call is about, from the stream's start (parameters we put in our answer)."""
+
+    call_sid: str
+    stream_sid: str
+    caller: str | None
+    called: str | None
+    direction: Literal["inbound", "outbound"]
+    purpose: str | None = None
+
+
+class MediaStream(Protocol):
+    """One live carrier stream. Each method is safe to call from any of the call's tasks."""
+
+    carrier: str
+    info: CallInfo
+
+    async def receive(self) -> StreamEvent:
+        """The next event; `StreamStopped` / `StreamClosed` is the last one."""
+        ...
+
+    async def send_audio(self, payload: str, mark: str) -> None:
+        """Queue base64 μ-law for playback, followed by a mark echoed once it has played."""
+        ...
+
+    async def clear(self) -> None:
+        """Drop every queued chunk (barge-in); pending marks come back as flushed."""
+        ...
+
+    async def close(self) -> None:
+        """End our side of the stream (idempotent)."""
+        ...

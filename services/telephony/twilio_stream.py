@@ -1,0 +1,179 @@
+"""Twilio Media Streams: the only module that reads or writes Twilio's stream JSON.
+
+`TwilioCodec` is a pure codec (text frame ⇄ `events`), shaped like Pipecat's `serializers/twilio.py`;
+`TwilioMediaStream` is the transport a call uses: the socket, its single send lock, size limits.
+
+Media is the hot path (50 frames a second each way): it is parsed with orjson and its base64 payload
+is passed on as the same string, never decoded or re-encoded; typed models are built only for the
+rare control messages. Outbound frames carry exactly Twilio's keys (any other key is warning 31951).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Literal
+
+import orjson
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from models.twilio_stream import StartMessage, StartPayload, twilio_message_adapter
+from services import metrics
+from services.telephony.events import (
+    AudioIn,
+    CallInfo,
+    Digit,
+    PlaybackMarkEcho,
+    StreamClosed,
+    StreamEvent,
+    StreamStopped,
+)
+from utils.logger import get_logger
+
+log = get_logger(__name__)
+
+START_TIMEOUT_S = 10.0
+# uvicorn closes live websockets with 1012 ("service restart") when the server shuts down.
+_SERVICE_RESTART = 1012
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """A frame that is not usable (malformed JSON, unknown shape, outbound track, ...)."""
+
+    reason: Literal["malformed", "invalid"]
+
+
+class TwilioCodec:
+    """Twilio stream JSON ⇄ events, for one stream (outbound frames carry its `streamSid`)."""
+
+    def __init__(self, stream_sid: str) -> None:
+        self.stream_sid = stream_sid
+        # The constant part of every outbound frame, serialised once.
+        self._media_head = '{"event":"media","streamSid":' + orjson.dumps(stream_sid).decode() + ',"media":{"payload":'
+        self._mark_head = '{"event":"mark","streamSid":' + orjson.dumps(stream_sid).decode() + ',"mark":{"name":'
+        self._clear = orjson.dumps({"event": "clear", "streamSid": stream_sid}).decode()
+
+    @staticmethod
+    def decode(text: str | bytes) -> StreamEvent | Dropped | None:
+        """One inbound frame. None for frames that mean nothing to a call (e.g. `connected`)."""
+        try:
+            message = orjson.loads(text)
+            event = message["event"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return Dropped("malformed")
+        if event == "media":  # fast path: no model per frame
+            media = message.get("media")
+            payload = media.get("payload") if isinstance(media, dict) else None
+            if not isinstance(payload, str) or media.get("track", "inbound") != "inbound":
+                return Dropped("malformed")
+            return AudioIn(payload)
+        try:
+            parsed = twilio_message_adapter.validate_python(message)
+        except ValueError:
+            return Dropped("invalid")
+        if parsed.event == "mark":
+            return PlaybackMarkEcho(parsed.mark.name)
+        if parsed.event == "dtmf":
+            return Digit(parsed.dtmf.digit)
+        if parsed.event == "stop":
+            return StreamStopped()
+        return None
+
+    def media(self, payload: str) -> str:
+        # orjson.dumps of the payload keeps the exact base64 text (it has nothing to escape).
+        return self._media_head + orjson.dumps(payload).decode() + "}}"
+
+    def mark(self, name: str) -> str:
+        return self._mark_head + orjson.dumps(name).decode() + "}}"
+
+    def clear(self) -> str:
+        return self._clear
+
+
+def call_info(start: StartPayload) -> CallInfo:
+    """The call described by our `<Stream>` parameters (see `twilio_voice.connect_stream_twiml`)."""
+    params = start.custom_parameters
+    return CallInfo(
+        call_sid=start.call_sid,
+        stream_sid=start.stream_sid,
+        caller=params.get("caller") or None,
+        called=params.get("called") or None,
+        direction="outbound" if params.get("direction") == "outbound" else "inbound",
+        purpose=params.get("purpose") or None,
+    )
+
+
+async def read_start(websocket: WebSocket) -> StartPayload | None:
+    """Read `connected` then `start`; anything else first (or nothing in time) means not a Twilio stream."""
+    try:
+        async with asyncio.timeout(START_TIMEOUT_S):
+            while True:
+                message = orjson.loads(await websocket.receive_text())
+                event = message.get("event") if isinstance(message, dict) else None
+                if event == "connected":
+                    continue
+                if event == "start":
+                    return StartMessage.model_validate(message).start
+                return None
+    except (TimeoutError, ValueError, ValidationError, orjson.JSONDecodeError, RuntimeError, WebSocketDisconnect):
+        return None
+
+
+class TwilioMediaStream:
+    """A live Twilio stream: typed events in, media/mark/clear out, one writer at a time."""
+
+    carrier = "twilio"
+
+    def __init__(self, websocket: WebSocket, start: StartPayload, max_message_bytes: int) -> None:
+        self._ws = websocket
+        self.info = call_info(start)
+        self.codec = TwilioCodec(start.stream_sid)
+        self._max_bytes = max_message_bytes
+        self._send_lock = asyncio.Lock()
+        self._log = log.bind(call_sid=self.info.call_sid)
+
+    async def receive(self) -> StreamEvent:
+        while True:
+            try:
+                message = await self._ws.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return StreamClosed("stream_closed")
+            if message["type"] == "websocket.disconnect":
+                code = message.get("code")
+                return StreamClosed("server_shutdown" if code == _SERVICE_RESTART else "stream_closed")
+            text = message.get("text")
+            if text is None:
+                metrics.DROPPED_MESSAGES.labels(reason="binary").inc()
+                continue
+            if len(text) > self._max_bytes:
+                metrics.DROPPED_MESSAGES.labels(reason="oversized").inc()
+                self._log.warning("stream_message_oversized", size=len(text))
+                continue
+            event = self.codec.decode(text)
+            if isinstance(event, Dropped):
+                metrics.DROPPED_MESSAGES.labels(reason=event.reason).inc()
+                if event.reason == "invalid":
+                    self._log.warning("stream_message_invalid")
+                continue
+            if event is not None:
+                return event
+
+    async def send_audio(self, payload: str, mark: str) -> None:
+        media, mark_frame = self.codec.media(payload), self.codec.mark(mark)
+        async with self._send_lock:
+            await self._ws.send_text(media)
+            await self._ws.send_text(mark_frame)
+
+    async def clear(self) -> None:
+        async with self._send_lock:
+            await self._ws.send_text(self.codec.clear())
+
+    async def close(self) -> None:
+        # With nothing after <Connect> in our TwiML, closing the stream ends the call (or, after a REST
+        # redirect, is simply the end of our leg).
+        if self._ws.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self._ws.close(code=1000)
