@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pymongo import AsyncMongoClient
 
@@ -34,7 +35,7 @@ from services.tools import ToolContext, ToolRegistry, build_tool_registry
 class AppServices:
     settings: Settings
     agent: AgentConfig
-    mongo: AsyncMongoClient
+    mongo: AsyncMongoClient[dict[str, Any]]
     db: Database
     connector: RealtimeConnector
     preopened: PreopenedRealtime | None

@@ -19,14 +19,24 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar
 
 import structlog
+from openai.types.realtime import (
+    ConversationItemInputAudioTranscriptionCompletedEvent,
+    InputAudioBufferSpeechStartedEvent,
+    InputAudioBufferSpeechStoppedEvent,
+    RealtimeErrorEvent,
+    ResponseAudioTranscriptDoneEvent,
+    ResponseCreatedEvent,
+    ResponseDoneEvent,
+    ResponseFunctionCallArgumentsDoneEvent,
+)
 
 from models.call_record import CallRecord, TranscriptLine, utc_now
 from models.tools import TransferRequested
 from services import metrics
-from services.call.playback import PlaybackLedger, mulaw_b64_duration_ms
+from services.call.playout import Playout
 from services.call.ports import CallDependencies
 from services.call.realtime_link import RealtimeLink, RealtimeLinkClosed
-from services.call.speech import ActionSlot, ActionState, PendingAction, SpeechHandle, SpeechLog
+from services.call.speech import ActionSlot, ActionState, PendingAction
 from services.call.tool_runner import ToolRunner
 from services.call.transcript import Transcript
 from services.call.turn_timing import TurnTimer
@@ -62,8 +72,7 @@ class CallSession:
         )
         self.recorder = deps.new_record_writer(self.record)
         self.link = RealtimeLink(deps.connector, deps.preopened)
-        self.ledger = PlaybackLedger()
-        self.speech = SpeechLog()
+        self.playout = Playout(stream)
         self.actions = ActionSlot()
         self.transcript = Transcript(self.record.transcript)
         self._started_at = time.monotonic()
@@ -184,13 +193,7 @@ class CallSession:
 
     # ----------------------------------------------------------------- what the watchdogs see
     def conversation_is_idle(self) -> bool:
-        return not (
-            self._speech_active
-            or self.speech.current is not None
-            or self.ledger.has_unplayed_audio
-            or self.tools.busy
-            or self.actions.running
-        )
+        return not (self._speech_active or self.playout.busy or self.tools.busy or self.actions.running)
 
     def caller_turns(self) -> int:
         return self._caller_turns
@@ -240,12 +243,8 @@ class CallSession:
         return self._apology_reason or "caller_hung_up"
 
     def _on_mark_echo(self, name: str) -> None:
-        if self.ledger.on_mark_echo(name, time.monotonic()) is None:
-            return  # flushed by a clear, or unknown: not proof of playback
-        for handle in self.speech.unplayed():
-            if handle.generation_done and self.ledger.response_fully_played(handle.response_id):
-                handle.mark_all_heard()
-                self._on_played_out(handle)
+        for handle in self.playout.mark_echoed(name):
+            self._start_if_ready(self.actions.line_played_out(handle))
 
     # ----------------------------------------------------------------- OpenAI → carrier
     async def _pump_realtime(self) -> None:
@@ -271,32 +270,19 @@ class CallSession:
             await self._fail_with_apology("realtime_protocol_error" if malformed else "realtime_disconnected")
 
     async def _on_audio_delta(self, event: dict[str, Any]) -> None:
-        response_id = event.get("response_id")
-        handle = self.speech.get(response_id)
-        if handle is None or handle.interrupted:
-            return  # late audio of a response the caller interrupted
-        payload = event["delta"]
-        duration_ms = mulaw_b64_duration_ms(payload)
         now = time.monotonic()
-        mark = self.ledger.on_audio_sent(handle.response_id, event["item_id"], duration_ms, now)
-        handle.audio_sent(duration_ms)
-        await self.stream.send_audio(payload, mark)
-        if self.timer.audio_sent(response_id, now):
+        if await self.playout.play(event, now) and self.timer.audio_sent(event.get("response_id"), now):
             self.touch_record()
 
-    async def _on_speech_started(self, event: Any) -> None:
+    async def _on_speech_started(self, event: InputAudioBufferSpeechStartedEvent) -> None:
         """Barge-in: stop playback at the caller, and make the model forget what they did not hear."""
         self._speech_active = True
         self._caller_turns += 1
-        interruption = self.ledger.interrupt(time.monotonic())
-        # With interrupt_response the server cancels the response in progress; any still-queued line
-        # is cut off at the phone. Neither will be heard any further.
-        for handle in self.speech.unplayed():
-            handle.mark_interrupted()
-            self._on_played_out(handle)
+        interruption, cut_off = await self.playout.interrupt()
+        for handle in cut_off:
+            self._start_if_ready(self.actions.line_played_out(handle))
         if interruption is None:
             return
-        await self.stream.clear()
         metrics.BARGE_INS.inc()
         self.record.latencies.barge_ins += 1
         try:
@@ -312,39 +298,40 @@ class CallSession:
             sent_ms=round(interruption.sent_ms),
         )
 
-    async def _on_speech_stopped(self, event: Any) -> None:
+    async def _on_speech_stopped(self, event: InputAudioBufferSpeechStoppedEvent) -> None:
         self._speech_active = False
         self.timer.speech_stopped()
 
-    async def _on_response_created(self, event: Any) -> None:
-        handle = self.speech.start(event.response.id)
+    async def _on_response_created(self, event: ResponseCreatedEvent) -> None:
+        if event.response.id is None:
+            return  # the API always sends one; without it no audio could be matched to the response
+        handle = self.playout.response_started(event.response.id)
         self.timer.response_started(handle.response_id)
-        action = self.actions.waiting_for_next_response()
-        if action is not None:
-            self._bind(action, handle)
+        self._start_if_ready(self.actions.response_started(handle))
 
-    async def _on_response_done(self, event: Any) -> None:
+    async def _on_response_done(self, event: ResponseDoneEvent) -> None:
         response = event.response
-        unplayed = not self.ledger.response_fully_played(response.id)
-        handle = self.speech.done(response.id, unplayed)
+        if response.id is None:
+            return
+        handle = self.playout.response_done(response.id)
         if self.timer.response_done(response.id, response.usage):
             self.touch_record()
         if response.status == "failed":
             metrics.REALTIME_ERRORS.labels(code="response_failed").inc()
             self.log.warning("response_failed", details=str(response.status_details)[:300])
-        if handle is not None and handle.played_out:
-            self._on_played_out(handle)  # before the follow-up decision: an unspoken line re-arms its action
+        if handle is not None and handle.played_out:  # first: a line that said nothing re-arms its action
+            self._start_if_ready(self.actions.line_played_out(handle))
         await self.tools.response_done(response.id)
 
-    async def _on_caller_transcript(self, event: Any) -> None:
+    async def _on_caller_transcript(self, event: ConversationItemInputAudioTranscriptionCompletedEvent) -> None:
         if self.transcript.add_caller(event.item_id, event.transcript):
             self.touch_record()
 
-    async def _on_assistant_transcript(self, event: Any) -> None:
+    async def _on_assistant_transcript(self, event: ResponseAudioTranscriptDoneEvent) -> None:
         if self.transcript.add_assistant(event.item_id, event.transcript):
             self.touch_record()
 
-    async def _on_error(self, event: Any) -> None:
+    async def _on_error(self, event: RealtimeErrorEvent) -> None:
         error = event.error
         code = error.code or error.type
         if code in RECOVERABLE_ERROR_CODES:
@@ -355,7 +342,7 @@ class CallSession:
         self.touch_record()
         self.log.error("realtime_error", code=code, message=error.message, param=error.param)
 
-    async def _on_function_call(self, event: Any) -> None:
+    async def _on_function_call(self, event: ResponseFunctionCallArgumentsDoneEvent) -> None:
         self.tools.start(event.response_id, event.call_id, event.name, event.arguments)
 
     # ----------------------------------------------------------------- tool results (ToolHost)
@@ -375,48 +362,21 @@ class CallSession:
         if effects.end_call:
             # The goodbye is normally said in the same response, before the function call.
             action = self.actions.arm("hang_up", "assistant_ended", cancel_if_interrupted=True)
-            handle = self.speech.get(response_id)
+            handle = self.playout.handle(response_id)
             if action is not None and handle is not None:
-                self._bind(action, handle)
+                self._start_if_ready(self.actions.bind(action, handle))
 
     def follow_up_wanted(self, response_id: str) -> bool:
-        action = self.actions.action
-        if action is None or not action.live:
-            return True
-        if action.state is ActionState.RUNNING:
-            return False  # the call is being moved or hung up
-        # A hang-up bound to a line that spoke: the goodbye is said, nothing may follow it. One still
-        # waiting for a line (the goodbye was not spoken) gets it from this follow-up.
-        return not (action.kind == "hang_up" and action.state in (ActionState.BOUND, ActionState.READY))
+        return self.actions.follow_up_wanted()
 
     # ----------------------------------------------------------------- actions after speech
-    def _bind(self, action: PendingAction, handle: SpeechHandle) -> None:
-        if handle.interrupted and action.cancel_if_interrupted:
-            self._cancel(action, "interrupted")
-            return
-        if handle.interrupted or (handle.generation_done and not handle.has_audio):
-            return  # not a line the caller heard: wait for the next response
-        action.bind(handle)
-        if handle.played_out:
-            self._on_played_out(handle)
-
-    def _on_played_out(self, handle: SpeechHandle) -> None:
-        action = self.actions.bound_to(handle)
+    def _start_if_ready(self, action: PendingAction | None) -> None:
+        """Start the action a line's playout made ready (the slot decides; see `speech.ActionSlot`)."""
         if action is None:
             return
-        if handle.interrupted and action.cancel_if_interrupted:
-            self._cancel(action, "interrupted")
-        elif handle.interrupted or not handle.has_audio:
-            action.rearm()  # announce it in the next line instead
-        else:
-            action.played_out()
-            action.start()
-            self.log.info("action_start", action=action.kind)
-            self._spawn(self._run_action(action), f"action-{action.kind}")
-
-    def _cancel(self, action: PendingAction, why: str) -> None:
-        action.cancel(why)
-        self.log.info("action_cancelled", action=action.kind, why=why)
+        action.start()
+        self.log.info("action_start", action=action.kind)
+        self._spawn(self._run_action(action), f"action-{action.kind}")
 
     async def _run_action(self, action: PendingAction) -> None:
         if action.kind == "hang_up":
@@ -433,6 +393,7 @@ class CallSession:
         self.touch_record()
         await self.tell_model(TRANSFER_FAILED_NOTE)
 
+    # Each handler takes the SDK's model of its own event type (the dict's value type cannot say which).
     _control_handlers: ClassVar[dict[str, Callable[[CallSession, Any], Awaitable[None]]]] = {
         "input_audio_buffer.speech_started": _on_speech_started,
         "input_audio_buffer.speech_stopped": _on_speech_stopped,

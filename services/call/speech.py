@@ -175,7 +175,14 @@ class PendingAction:
 
 
 class ActionSlot:
-    """At most one live action per call; terminal actions leave the slot free."""
+    """At most one live action per call; terminal actions leave the slot free.
+
+    It also owns the binding rules, so the session only reports what happened to a line and starts
+    the action the slot hands back:
+    - an action binds to a line the caller can hear; a response that ends without audio is not one;
+    - a line that played to its end makes its action ready;
+    - a line the caller talked over cancels a hang-up, and makes a transfer wait for the next line.
+    """
 
     def __init__(self) -> None:
         self.action: PendingAction | None = None
@@ -204,3 +211,42 @@ class ActionSlot:
         if action is not None and action.state is ActionState.BOUND and action.handle is handle:
             return action
         return None
+
+    def bind(self, action: PendingAction, handle: SpeechHandle) -> PendingAction | None:
+        """Bind an armed action to a line; returns it when it is ready to start at once."""
+        if handle.interrupted and action.cancel_if_interrupted:
+            action.cancel("interrupted")
+            return None
+        if handle.interrupted or (handle.generation_done and not handle.has_audio):
+            return None  # not a line the caller hears: wait for the next response
+        action.bind(handle)
+        return self.line_played_out(handle) if handle.played_out else None
+
+    def response_started(self, handle: SpeechHandle) -> PendingAction | None:
+        action = self.waiting_for_next_response()
+        return self.bind(action, handle) if action is not None else None
+
+    def line_played_out(self, handle: SpeechHandle) -> PendingAction | None:
+        """A line finished at the phone (or was cut off); returns the action now ready to start."""
+        action = self.bound_to(handle)
+        if action is None:
+            return None
+        if handle.interrupted and action.cancel_if_interrupted:
+            action.cancel("interrupted")
+        elif handle.interrupted or not handle.has_audio:
+            action.rearm()  # announce it in the next line instead
+        else:
+            action.played_out()
+            return action
+        return None
+
+    def follow_up_wanted(self) -> bool:
+        """Whether the model may speak after a tool batch."""
+        action = self.action
+        if action is None or not action.live:
+            return True
+        if action.state is ActionState.RUNNING:
+            return False  # the call is being moved or hung up
+        # A hang-up bound to a line that spoke: the goodbye is said, nothing may follow it. One still
+        # waiting for a line (the goodbye was not spoken) gets it from the follow-up.
+        return not (action.kind == "hang_up" and action.state in (ActionState.BOUND, ActionState.READY))

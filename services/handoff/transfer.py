@@ -35,7 +35,7 @@ DIAL_TIMEOUT_S = 20
 REDIRECT_ATTEMPTS = 3
 
 # Bookkeeping that must outlive the call session that started it (see `transfer`).
-_BACKGROUND: set[asyncio.Task[None]] = set()
+_BACKGROUND: set[asyncio.Task[bool]] = set()
 
 
 def whisper_token_subject(call_sid: str) -> str:
@@ -46,7 +46,8 @@ def whisper_token_subject(call_sid: str) -> str:
 def is_transient(error: Exception) -> bool:
     """Worth another try: Twilio's 5xx / 429, or the network. A 4xx will not change on retry."""
     if isinstance(error, TwilioRestException):
-        return error.status >= 500 or error.status == 429
+        status = int(error.status)
+        return status >= 500 or status == 429
     return isinstance(error, aiohttp.ClientError | TimeoutError | ConnectionError)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 
@@ -19,7 +20,7 @@ from utils.logger import get_logger
 
 log = get_logger(__name__)
 
-Opener = Callable[[], Awaitable[AsyncRealtimeConnection]]
+Opener = Callable[[], Coroutine[Any, Any, AsyncRealtimeConnection]]
 
 
 class PreopenedRealtime:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pymongo import IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from models.commerce import CommerceDocument
+from services.store.client import Document
 
 M = TypeVar("M", bound=CommerceDocument)
 
@@ -18,7 +19,7 @@ class IndexedCollection:
 
     indexes: Sequence[IndexModel] = ()
 
-    def __init__(self, collection: AsyncCollection) -> None:
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
         self.collection = collection
 
     async def ensure_indexes(self) -> None:
@@ -39,11 +40,11 @@ class Repository(IndexedCollection, Generic[M]):
     model: type[M]
     key: str
 
-    def _document(self, item: M) -> dict[str, Any]:
+    def _document(self, item: M) -> Document:
         document = item.to_document()
         return {"_id": document[self.key], **document}
 
-    def _load(self, document: dict[str, Any] | None) -> M | None:
+    def _load(self, document: Document | None) -> M | None:
         return None if document is None else self.model.model_validate(document)
 
     async def get(self, key_value: str) -> M | None:

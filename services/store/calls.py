@@ -24,15 +24,16 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import structlog
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from models.call_record import CallRecord, CallStatus, utc_now
 from services.metrics import DB_ERRORS
 from services.store.base import IndexedCollection
+from services.store.client import Document
+from utils.logger import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 CALLS_COLLECTION = "calls"
 # Written only by Twilio status callbacks (`apply_status`); the live session must not overwrite them.
@@ -89,7 +90,7 @@ def _day_start(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone)
 
 
-def _with_call_sid(document: dict[str, Any]) -> dict[str, Any]:
+def _with_call_sid(document: Document) -> Document:
     # Records are keyed by `_id`; one inserted without the named field still reads with it.
     return {**document, "call_sid": document["_id"]}
 
@@ -116,7 +117,7 @@ class CallRepository(IndexedCollection):
 
         False when the write failed (logged and counted); the caller keeps the change and retries.
         """
-        document: dict[str, Any] = record.model_dump(mode="python", exclude=set(EXTERNALLY_OWNED))
+        document: Document = record.model_dump(mode="python", exclude=set(EXTERNALLY_OWNED))
         for attempt in range(2):
             try:
                 await self.collection.update_one({"_id": record.call_sid}, {"$set": document}, upsert=True)
@@ -133,7 +134,7 @@ class CallRepository(IndexedCollection):
 
     # -------------------------------------------------------------- reads
 
-    async def get(self, call_sid: str, *, with_transcript: bool = True) -> dict[str, Any] | None:
+    async def get(self, call_sid: str, *, with_transcript: bool = True) -> Document | None:
         projection = None if with_transcript else {"transcript": 0}
         document = await self.collection.find_one({"_id": call_sid}, projection)
         return None if document is None else _with_call_sid(document)
@@ -141,7 +142,7 @@ class CallRepository(IndexedCollection):
     async def count(self, filters: CallFilter | None = None) -> int:
         return await self.collection.count_documents((filters or CallFilter()).query())
 
-    async def page(self, filters: CallFilter, *, limit: int, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+    async def page(self, filters: CallFilter, *, limit: int, offset: int = 0) -> tuple[int, list[Document]]:
         """(how many calls match, the `limit` (≥ 1) of them after `offset`), newest first, without
         transcripts."""
         if limit < 1:

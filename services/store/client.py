@@ -9,8 +9,11 @@ from pymongo import AsyncMongoClient
 
 APP_NAME = "hinglish-voice-agent"
 
+Document = dict[str, Any]
+"""A raw MongoDB document as pymongo reads and writes it (the client's document class)."""
 
-def create_mongo_client(uri: str, **overrides: Any) -> AsyncMongoClient:
+
+def create_mongo_client(uri: str, **overrides: Any) -> AsyncMongoClient[Document]:
     """The process-wide client. Server selection gives up well inside a tool's timeout (4 s by default),
     so an unreachable database surfaces as a database error the assistant can speak about."""
     options: dict[str, Any] = {

@@ -11,6 +11,7 @@ from pymongo.errors import PyMongoError
 
 from services.store.base import IndexedCollection
 from services.store.calls import CALLS_COLLECTION, CallRepository
+from services.store.client import Document
 from services.store.customers import CustomerRepository
 from services.store.orders import OrderRepository
 from services.store.products import ProductRepository
@@ -22,10 +23,10 @@ class Database:
     """The repositories of one database, one per collection; `raw` is the database itself (tests and
     maintenance scripts; application code goes through the repositories)."""
 
-    def __init__(self, client: AsyncMongoClient, database_name: str) -> None:
+    def __init__(self, client: AsyncMongoClient[Document], database_name: str) -> None:
         self.client = client
         # Aware UTC datetimes whatever options the client was built with.
-        self.raw: AsyncDatabase = client.get_database(
+        self.raw: AsyncDatabase[Document] = client.get_database(
             database_name, codec_options=CodecOptions(tz_aware=True, tzinfo=UTC)
         )
         self.customers = CustomerRepository(self.raw["customers"])

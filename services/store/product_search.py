@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
 
 from rapidfuzz import fuzz
+
+from services.store.client import Document
 
 
 def fold_for_search(text: str) -> str:
@@ -71,7 +72,7 @@ class _SearchIndex:
     owners: list[tuple[str, str]] = field(default_factory=list)  # (sku, display name) per entry of `names`
     by_subcategory: dict[str, list[str]] = field(default_factory=dict)
 
-    def add(self, document: dict[str, Any]) -> None:
+    def add(self, document: Document) -> None:
         sku, name = document["_id"], document["name"]
         for text in [name, *document.get("hinglish_aliases", []), *document.get("hindi_aliases", [])]:
             self.names.append(fold_for_search(text))

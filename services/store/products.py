@@ -11,6 +11,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from models.commerce import Product
 from services.store.base import Repository
+from services.store.client import Document
 from services.store.product_search import ProductMatch, _SearchIndex, fold_for_search, strip_fillers
 
 
@@ -27,7 +28,7 @@ class ProductRepository(Repository[Product]):
     indexes = (IndexModel([("sku", ASCENDING)], unique=True, name="sku_unique"),)
     min_score = 75.0
 
-    def __init__(self, collection: AsyncCollection, search_cache_ttl_s: float = 60.0) -> None:
+    def __init__(self, collection: AsyncCollection[Document], search_cache_ttl_s: float = 60.0) -> None:
         super().__init__(collection)
         self._ttl = search_cache_ttl_s
         self._index = _SearchIndex()

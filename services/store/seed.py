@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from models.commerce import Customer, Order, Product
 from services.store.database import Database
@@ -21,8 +20,12 @@ OTHER_DEMO_PHONE = "+919812345678"  # Priya Nair, pincode 560034
 OTHER_DEMO_ORDER_IDS = ("ORD-731205", "ORD-731206")
 
 
-def _read(name: str, data_dir: Path) -> list[dict[str, Any]]:
-    return json.loads((data_dir / name).read_text(encoding="utf-8"))
+def _read(name: str, data_dir: Path) -> list[object]:
+    """The records of one JSON file, unvalidated (the caller validates each into its model)."""
+    records = json.loads((data_dir / name).read_text(encoding="utf-8"))
+    if not isinstance(records, list):
+        raise ValueError(f"{data_dir / name}: expected a JSON array of records")
+    return records
 
 
 def load_seed_records(data_dir: Path = DATA_DIR) -> tuple[list[Customer], list[Product], list[Order]]:

@@ -11,6 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from models.commerce import Ticket, TicketCategory, TicketPriority, utc_now
 from services.store.base import Repository
+from services.store.client import Document
 
 
 def random_ticket_id() -> str:
@@ -31,7 +32,7 @@ class TicketRepository(Repository[Ticket]):
     )
     max_id_attempts = 8
 
-    def __init__(self, collection: AsyncCollection, id_factory: Callable[[], str] = random_ticket_id) -> None:
+    def __init__(self, collection: AsyncCollection[Document], id_factory: Callable[[], str] = random_ticket_id) -> None:
         super().__init__(collection)
         self._new_id = id_factory
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import structlog
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from models.commerce import Department, Transfer, TransferStatus, utc_now
 from services.metrics import DB_ERRORS
 from services.store.base import Repository
+from utils.logger import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class TransferRepository(Repository[Transfer]):

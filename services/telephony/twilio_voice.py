@@ -23,13 +23,13 @@ class TwilioSignatures:
         if not signature:
             return False
         url = self._settings.public_url(path) + (f"?{query}" if query else "")
-        return self._validator.validate(url, dict(params), signature)
+        return bool(self._validator.validate(url, dict(params), signature))
 
     def stream_handshake_is_valid(self, signature: str | None) -> bool:
         # Twilio signs the WebSocket upgrade over the wss:// URL exactly as written in the TwiML.
         if not signature:
             return False
-        return self._validator.validate(self._settings.media_stream_url, {}, signature)
+        return bool(self._validator.validate(self._settings.media_stream_url, {}, signature))
 
 
 def connect_stream_twiml(stream_url: str, parameters: Mapping[str, str]) -> str:

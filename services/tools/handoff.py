@@ -6,15 +6,15 @@ from datetime import datetime
 from datetime import time as clock_time
 from typing import Any
 
-import structlog
 from pymongo.errors import PyMongoError
 
 from config.settings import Settings
 from models.commerce import Transfer
 from models.tools import EndCallArgs, ToolEffects, TransferRequested, TransferToHumanArgs
 from services.tools.registry import ToolContext, ToolReply, failure, success
+from utils.logger import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 # ------------------------------------------------------------------------------------------ transfer

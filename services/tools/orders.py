@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
-
 from models.commerce import Customer, Order
 from models.tools import (
     LookupOrderArgs,
@@ -19,9 +17,10 @@ from utils.hinglish import (
     normalize_phone,
     speak_digits,
 )
+from utils.logger import get_logger
 from utils.privacy import mask_phone
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 # ------------------------------------------------------------------------------------------ speaking orders
@@ -118,7 +117,7 @@ async def lookup_order(args: LookupOrderArgs, ctx: ToolContext) -> ToolReply:
         return success(order=order_view(order, ctx))
     # From here on, "no such order" and "someone else's order" must look exactly the same,
     # so a caller learns neither whether the order exists nor whose it is.
-    if ctx.verification_locked:
+    if ctx.verification_locked():
         return failure("verification_locked", _VERIFICATION_LOCKED)
     if args.verification is None:
         return failure("verification_required", _ASK_VERIFICATION)
@@ -126,7 +125,7 @@ async def lookup_order(args: LookupOrderArgs, ctx: ToolContext) -> ToolReply:
         return failure("verification_unclear", "Sorry, I did not catch that. " + _ASK_VERIFICATION)
     customer = await ctx.db.customers.get(order.customer_phone) if order is not None else None
     # Re-checked after the await: a parallel lookup in the same call may have used the last attempt.
-    if ctx.verification_locked:
+    if ctx.verification_locked():
         return failure("verification_locked", _VERIFICATION_LOCKED)
     if order is not None and _verification_matches(args.verification, order, customer):
         ctx.verified_phones.add(order.customer_phone)
@@ -134,7 +133,7 @@ async def lookup_order(args: LookupOrderArgs, ctx: ToolContext) -> ToolReply:
         return success(order=order_view(order, ctx))
     ctx.failed_verifications += 1
     log.info("verification_failed", call_sid=ctx.call_sid, attempts=ctx.failed_verifications)
-    if ctx.verification_locked:
+    if ctx.verification_locked():
         return failure("verification_locked", _VERIFICATION_LOCKED)
     return failure(
         "verification_failed",

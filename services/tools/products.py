@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import structlog
-
 from models.commerce import Product
 from models.tools import (
     CheckProductAvailabilityArgs,
@@ -18,8 +16,9 @@ from utils.hinglish import (
     normalize_pincode,
     parse_quantity,
 )
+from utils.logger import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 # ------------------------------------------------------------------------------------------ products

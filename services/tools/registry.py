@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import structlog
 from pydantic import BaseModel, Field, ValidationError
 from pymongo.errors import PyMongoError
 
@@ -24,8 +23,9 @@ from config.settings import Settings
 from models.commerce import Ticket, utc_now
 from models.tools import NO_EFFECTS, ToolEffects
 from services.store.database import Database
+from utils.logger import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 # ------------------------------------------------------------------------------------------ context
 
@@ -46,8 +46,9 @@ class ToolContext:
     tickets: dict[tuple[str, str | None], Ticket] = field(default_factory=dict)
     ticket_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    @property
     def verification_locked(self) -> bool:
+        """A method, not a property: it changes as `failed_verifications` grows, and callers re-check it
+        after awaits (a type checker would keep a property narrowed across them)."""
         return self.failed_verifications >= self.settings.max_verification_attempts
 
     def may_see(self, owner_phone: str) -> bool:
@@ -113,8 +114,11 @@ def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
     def clean(node: Any) -> Any:
         if isinstance(node, list):
             return [clean(item) for item in node]
-        if not isinstance(node, dict):
-            return node
+        if isinstance(node, dict):
+            return clean_object(node)
+        return node
+
+    def clean_object(node: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key == "title":
@@ -134,7 +138,7 @@ def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
             del out["default"]
         return out
 
-    cleaned = clean(schema)
+    cleaned = clean_object(schema)
     cleaned["additionalProperties"] = False
     cleaned.setdefault("properties", {})
     return cleaned

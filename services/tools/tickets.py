@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
-
 from models.commerce import TicketPriority
 from models.tools import CreateTicketArgs, TicketFiled, ToolEffects
 from services.tools.registry import ToolContext, ToolReply, failure, success
@@ -14,8 +12,9 @@ from utils.hinglish import (
     normalize_phone,
     speak_digits,
 )
+from utils.logger import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 # ------------------------------------------------------------------------------------------ tickets

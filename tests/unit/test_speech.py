@@ -149,3 +149,97 @@ def test_slot_holds_one_live_action_and_frees_itself_on_any_terminal_state() -> 
     # The failure put the call back into conversation: an end_call after it is armed as usual.
     second = slot.arm("hang_up", "assistant_ended", cancel_if_interrupted=True)
     assert second is not None and slot.waiting_for_next_response() is second
+
+
+# ------------------------------------------------------------------------------------------ binding rules
+
+
+def spoken(response_id: str, *, done: bool = False, heard: bool = False) -> SpeechHandle:
+    handle = SpeechHandle(response_id)
+    handle.audio_sent(500)
+    if done:
+        handle.mark_generation_done(unplayed=not heard)
+    return handle
+
+
+def test_an_action_waits_for_a_line_that_speaks_then_is_ready_when_it_has_played() -> None:
+    slot = ActionSlot()
+    action = slot.arm("transfer", "transferred", cancel_if_interrupted=False)
+    assert action is not None
+    silent = SpeechHandle("resp_tools")  # the tool-calling response: no audio
+    assert slot.response_started(silent) is None and action.state is ActionState.BOUND
+    silent.mark_generation_done(unplayed=False)
+    assert slot.line_played_out(silent) is None and action.state is ActionState.ARMED, "re-armed"
+    line = spoken("resp_line")
+    assert slot.response_started(line) is None and action.handle is line
+    line.mark_generation_done(unplayed=True)
+    assert not line.played_out
+    line.mark_all_heard()
+    assert slot.line_played_out(line) is action and action.state is ActionState.READY
+
+
+def test_line_played_out_makes_the_bound_action_ready() -> None:
+    slot = ActionSlot()
+    action = slot.arm("hang_up", "assistant_ended", cancel_if_interrupted=True)
+    assert action is not None
+    line = spoken("resp_1")
+    assert slot.bind(action, line) is None and action.state is ActionState.BOUND
+    line.mark_generation_done(unplayed=True)
+    line.mark_all_heard()
+    assert slot.line_played_out(line) is action and action.state is ActionState.READY
+
+
+def test_binding_to_a_line_that_has_already_played_is_ready_at_once() -> None:
+    slot = ActionSlot()
+    action = slot.arm("hang_up", "assistant_ended", cancel_if_interrupted=True)
+    assert action is not None
+    assert slot.bind(action, spoken("resp_1", done=True, heard=True)) is action
+    assert action.state is ActionState.READY
+
+
+def test_binding_to_a_finished_silent_response_keeps_waiting() -> None:
+    slot = ActionSlot()
+    action = slot.arm("hang_up", "assistant_ended", cancel_if_interrupted=True)
+    assert action is not None
+    silent = SpeechHandle("resp_tools")
+    silent.mark_generation_done(unplayed=False)
+    assert slot.bind(action, silent) is None and action.state is ActionState.ARMED
+    assert slot.follow_up_wanted(), "the goodbye was not said: the follow-up must say it"
+
+
+def test_talking_over_a_goodbye_calls_the_hang_up_off() -> None:
+    slot = ActionSlot()
+    action = slot.arm("hang_up", "caller_silent", cancel_if_interrupted=True)
+    assert action is not None
+    line = spoken("resp_1")
+    slot.bind(action, line)
+    assert not slot.follow_up_wanted(), "nothing may follow a spoken goodbye"
+    line.mark_interrupted()
+    assert slot.line_played_out(line) is None and action.state is ActionState.CANCELLED
+    assert not slot.busy and slot.follow_up_wanted()
+
+
+def test_talking_over_a_transfer_announcement_moves_it_to_the_next_line() -> None:
+    slot = ActionSlot()
+    action = slot.arm("transfer", "transferred", cancel_if_interrupted=False)
+    assert action is not None
+    first = spoken("resp_1")
+    slot.response_started(first)
+    first.mark_interrupted()
+    assert slot.line_played_out(first) is None and action.state is ActionState.ARMED
+    cut_before_bind = spoken("resp_2")
+    cut_before_bind.mark_interrupted()
+    assert slot.bind(action, cut_before_bind) is None and action.state is ActionState.ARMED
+    second = spoken("resp_3", done=True, heard=True)
+    assert slot.response_started(second) is action and action.state is ActionState.READY
+
+
+def test_no_follow_up_while_an_action_runs() -> None:
+    slot = ActionSlot()
+    action = slot.arm("transfer", "transferred", cancel_if_interrupted=False)
+    assert action is not None and slot.follow_up_wanted()
+    assert slot.bind(action, spoken("resp_1", done=True, heard=True)) is action
+    action.start()
+    assert not slot.follow_up_wanted()
+    action.failed("redirect refused")
+    assert slot.follow_up_wanted()
