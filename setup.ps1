@@ -54,6 +54,13 @@ function Start-Service {
 
 switch ($Command) {
     "install" { Install-Python; Install-Database }
-    "test" { Install-Python; Install-Database; & $Python -m pytest -q; exit $LASTEXITCODE }
+    "test" {
+        Install-Python; Install-Database
+        $Bin = Split-Path $Python
+        & (Join-Path $Bin "ruff") check .; if ($LASTEXITCODE) { exit $LASTEXITCODE }
+        & (Join-Path $Bin "ruff") format --check .; if ($LASTEXITCODE) { exit $LASTEXITCODE }
+        & (Join-Path $Bin "mypy"); if ($LASTEXITCODE) { exit $LASTEXITCODE }
+        & $Python -m pytest -q; exit $LASTEXITCODE
+    }
     "serve" { Install-Python; Install-Database; Start-Service }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine.
 #   ./setup.sh serve   install everything, start the local database (unless MONGODB_URI is set), seed it, run the service
-#   ./setup.sh test    install everything and run the whole test suite (what CI runs)
+#   ./setup.sh test    install everything, lint (ruff), type-check (mypy) and run the whole test suite (what CI runs)
 #   ./setup.sh install install only (venv + requirements + FerretDB)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -57,9 +57,17 @@ serve() {
   wait "$app_pid"
 }
 
+# Lint, type check, then every test (unit, database, end-to-end). Extra arguments go to pytest.
+run_tests() {
+  "$VENV/bin/ruff" check .
+  "$VENV/bin/ruff" format --check .
+  "$VENV/bin/mypy"
+  exec "$VENV/bin/python" -m pytest -q "$@"
+}
+
 case "${1:-install}" in
   install) install_python; install_database ;;
-  test) install_python; install_database; exec "$VENV/bin/python" -m pytest -q "${@:2}" ;;
+  test) install_python; install_database; run_tests "${@:2}" ;;
   serve) install_python; install_database; serve ;;
   *) echo "usage: ./setup.sh [install|test|serve]" >&2; exit 2 ;;
 esac

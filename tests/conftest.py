@@ -47,3 +47,9 @@ async def seeded_db(mongo_uri: str) -> AsyncIterator[Database]:
     finally:
         await client.drop_database(db.raw.name)
         await client.close()
+
+
+@pytest.fixture
+def seeded(mongo_uri: str, seeded_db: Database) -> tuple[str, str]:
+    """(uri, database name) of the module's seeded database: what `tests.stack.live_stack` takes."""
+    return mongo_uri, seeded_db.raw.name

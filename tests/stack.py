@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 
 from app import WS_TRANSPORT_MAX_BYTES, create_app
 from config.settings import Settings
@@ -132,3 +134,15 @@ async def wait_for_record(stack: LiveStack, call_sid: str, ready: Any, timeout: 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"call record not ready: {record}")
         await asyncio.sleep(0.05)
+
+
+async def metric(stack: LiveStack, name: str, **labels: str) -> float:
+    """One sample of the app's `/metrics` (read with the admin token), 0 when absent."""
+    async with httpx.AsyncClient(base_url=stack.app_url) as client:
+        response = await client.get("/metrics", headers=stack.admin_headers())
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0

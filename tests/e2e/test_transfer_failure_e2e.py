@@ -7,31 +7,19 @@ call hangs up, and no response is requested after the goodbye.
 
 from __future__ import annotations
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from services.call.session import TRANSFER_FAILED_NOTE
 from services.handoff.transfer import REDIRECT_ATTEMPTS
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import Script, Turn
-from tests.stack import DEMO_CALLER, LiveStack, live_stack, wait_for_greeting, wait_for_record
+from tests.stack import DEMO_CALLER, live_stack, metric, wait_for_greeting, wait_for_record
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 TRANSFER_ARGS = '{"reason": "Caller wants a refund for a damaged kurta", "department": "refunds"}'
 HANDOFF_LINE = "Main aapko hamari team se connect kar rahi hoon."
 GOODBYE = "Dhanyavaad, aapka din shubh ho!"
-
-
-async def metric(stack: LiveStack, name: str, **labels: str) -> float:
-    async with httpx.AsyncClient(base_url=stack.app_url) as client:
-        response = await client.get("/metrics", headers=stack.admin_headers())
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return sample.value
-    return 0.0
 
 
 def system_notes(session) -> list[str]:

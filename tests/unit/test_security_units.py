@@ -14,25 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from config.settings import Settings
 from services.call_tokens import CallTokens
 from services.telephony.twilio_voice import TwilioSignatures, connect_stream_twiml
+from tests.stack import AUTH_TOKEN, make_settings
 from utils.logger import configure_logging, flush_logging
 from utils.privacy import REDACTED, mask_phone, mask_phones_in_text, redact, redact_fields
-
-AUTH_TOKEN = "a" * 32
-BASE = {
-    "openai_api_key": "sk-test-secret-key",
-    "twilio_account_sid": "AC" + "1" * 32,
-    "twilio_auth_token": AUTH_TOKEN,
-    "twilio_phone_number": "+918000000000",
-    "public_base_url": "https://voice.example.com/",
-    "admin_api_token": "admin-token-0123456789",
-}
-
-
-def make_settings(**overrides: object) -> Settings:
-    return Settings(_env_file=None, **{**BASE, **overrides})  # type: ignore[arg-type]
 
 
 def test_stream_token_binds_call_and_expires() -> None:

@@ -9,8 +9,6 @@ import json
 
 import pytest
 
-from services.store.database import Database
-from services.store.seed import seed_database
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import Script, Turn
 from tests.stack import AUTH_TOKEN, DEMO_CALLER, LiveStack, live_stack, wait_for_greeting, wait_for_record
@@ -23,9 +21,8 @@ OTHER_ORDER = "ORD-731205"  # belongs to +919812345678
 
 
 @pytest.fixture
-async def stack(mongo_uri: str, database_name: str, mongo_client):
-    await seed_database(Database(mongo_client, database_name))
-    async with live_stack(mongo_uri, database_name, tool_timeout_s=2.0) as running:
+async def stack(seeded: tuple[str, str]):
+    async with live_stack(*seeded, tool_timeout_s=2.0) as running:
         yield running
 
 

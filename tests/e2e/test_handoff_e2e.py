@@ -13,14 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from services.handoff.transfer import whisper_token_subject
-from services.store.database import Database
-from services.store.seed import seed_database
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import Script, Turn
-from tests.stack import AGENT_NUMBER, DEMO_CALLER, PUBLIC_BASE_URL, LiveStack, live_stack, wait_for_record
+from tests.stack import AGENT_NUMBER, DEMO_CALLER, PUBLIC_BASE_URL, LiveStack, live_stack, metric, wait_for_record
 from utils.hinglish import speak_digits
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -31,24 +28,7 @@ TRANSFER_ARGS = '{"reason": "Caller wants to complain about a delayed order", "d
 HANDOFF_LINE = "Main aapko hamari support team se connect kar rahi hoon. Kripya line par bane rahiye."
 
 
-@pytest.fixture
-async def seeded(mongo_uri: str, database_name: str, mongo_client) -> tuple[str, str]:
-    await seed_database(Database(mongo_client, database_name))
-    return mongo_uri, database_name
-
-
 # ------------------------------------------------------------------------------------------ helpers
-
-
-async def metric(stack: LiveStack, name: str, **labels: str) -> float:
-    async with httpx.AsyncClient(base_url=stack.app_url) as client:
-        response = await client.get("/metrics", headers=stack.admin_headers())
-    assert response.status_code == 200
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return sample.value
-    return 0.0
 
 
 async def admin_get(stack: LiveStack, path: str) -> httpx.Response:

@@ -32,6 +32,7 @@ from services.tools import (
     support_hours_text,
     within_support_hours,
 )
+from tests.stack import make_settings as make_stack_settings
 from utils.hinglish import format_date_indian
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -44,18 +45,8 @@ PRIYA_SECRETS = ("Priya", "Nair", "9812345678", "5678", "560034", "Sony", "4,490
 
 
 def make_settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "openai_api_key": "sk-test",
-        "twilio_account_sid": "AC" + "0" * 32,
-        "twilio_auth_token": "token",
-        "twilio_phone_number": "+911140000000",
-        "public_base_url": "https://voice.example.com",
-        "admin_api_token": "x" * 16,
-        "human_agent_number": "+919000000000",
-        "max_verification_attempts": 3,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    """The suite's settings, with the default support hours (09:00-21:00 India time) the tests rely on."""
+    return make_stack_settings(**{"support_hours_start": "09:00", "support_hours_end": "21:00", **overrides})
 
 
 def at_ist(hour: int, minute: int = 0) -> Callable[[], datetime]:
