@@ -16,11 +16,13 @@ log = get_logger(__name__)
 
 
 def get_services(request: Request) -> AppServices:
-    return request.app.state.services
+    services: AppServices = request.app.state.services  # set by app.py's lifespan
+    return services
 
 
 def get_services_ws(websocket: WebSocket) -> AppServices:
-    return websocket.app.state.services
+    services: AppServices = websocket.app.state.services  # set by app.py's lifespan
+    return services
 
 
 ServicesDep = Annotated[AppServices, Depends(get_services)]

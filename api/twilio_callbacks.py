@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email.utils
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from pymongo.errors import PyMongoError
@@ -23,7 +24,10 @@ from utils.logger import get_logger
 log = get_logger(__name__)
 router = APIRouter(tags=["twilio"])
 
-_TWIML = {200: {"content": {TWIML_MEDIA_TYPE: {}}}, 403: {"description": "Invalid Twilio signature"}}
+_TWIML: dict[int | str, dict[str, Any]] = {
+    200: {"content": {TWIML_MEDIA_TYPE: {}}},
+    403: {"description": "Invalid Twilio signature"},
+}
 TERMINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 # Said to the caller (Twilio TTS, hi-IN) when no agent took the transfer.
 NO_AGENT_WITH_TICKET = (

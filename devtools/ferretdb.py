@@ -24,10 +24,10 @@ FERRETDB_BIN = REPO_ROOT / ".tools" / "bin" / ("ferretdb.exe" if os.name == "nt"
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])  # (host, port) for AF_INET
 
 
-def _wait_for_port(port: int, process: subprocess.Popen, timeout_s: float) -> None:
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -47,7 +47,7 @@ class LocalMongo:
         self.port = port or free_port()
         self._own_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="voice-agent-db-"))
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def uri(self) -> str:

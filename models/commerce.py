@@ -73,7 +73,7 @@ class CommerceDocument(BaseModel):
         Computed fields (an order's total) are stored too, for admin queries; they are
         recomputed on load, so a stored value can never drift from the items.
         """
-        return _bson_ready(self.model_dump(mode="python"))
+        return {key: _bson_ready(value) for key, value in self.model_dump(mode="python").items()}
 
 
 def _bson_ready(value: Any) -> Any:

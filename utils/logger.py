@@ -16,6 +16,7 @@ from logging.handlers import QueueHandler, QueueListener
 from typing import Any, TextIO
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from utils.privacy import redact_fields
 
@@ -78,5 +79,7 @@ def flush_logging() -> None:
         _listener.start()
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)
+def get_logger(name: str) -> FilteringBoundLogger:
+    """A logger of the configured wrapper class (`make_filtering_bound_logger`, also structlog's default)."""
+    logger: FilteringBoundLogger = structlog.get_logger(name)
+    return logger

@@ -42,9 +42,9 @@ def normalize_phone(text: str) -> str | None:
     folded = fold(text)
     compact = _PHONE_PUNCTUATION.sub("", folded)
     if _WRITTEN_E164.fullmatch(compact):
-        digits = compact[1:]
-        if digits.startswith(INDIAN_COUNTRY_CODE):
-            return _indian_mobile(digits[len(INDIAN_COUNTRY_CODE) :])
+        written = compact[1:]
+        if written.startswith(INDIAN_COUNTRY_CODE):
+            return _indian_mobile(written[len(INDIAN_COUNTRY_CODE) :])
         return compact
     tokens = tokenize(text)
     digits = digits_of(tokens)
