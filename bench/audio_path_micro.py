@@ -1,11 +1,13 @@
 """Per-frame CPU cost of the audio hot path (no sockets): the openai SDK's typed path against ours.
 
 Every row is timed with `timeit` (sync) or an equivalent await loop (async) over many iterations,
-repeated; the figure is the median of the repeats in µs per operation. Sockets are replaced by
-no-op stubs, so these are the Python costs on top of the WebSocket libraries and the kernel
-(bench/bridge_load.py measures the whole process under load).
+repeated; the figure is the median of the repeats in µs per operation. Only the two sockets are
+stubbed (Starlette's WebSocket under `TwilioMediaStream`, the websockets connection under the SDK's
+`AsyncRealtimeConnection`); everything above them is the app's own code, built by its composition root
+(`services.container.build_services`). So these are the Python costs on top of the WebSocket libraries
+and the kernel (bench/bridge_load.py measures the whole process under load).
 
-    .venv/bin/python -m bench.audio_path_micro            # ~30 s
+    .venv/bin/python -m bench.audio_path_micro            # ~60 s
     .venv/bin/python -m bench.audio_path_micro --quick    # fewer iterations, for a smoke test
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import dataclasses
 import json
 import os
 import platform
@@ -21,6 +24,7 @@ import random
 import statistics
 import time
 import timeit
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Union, cast
@@ -33,16 +37,19 @@ from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from openai.types.realtime import RealtimeServerEvent
 from openai.types.realtime.realtime_client_event_param import RealtimeClientEventParam
 from openai.types.realtime.response_create_event_with_references_param import ResponseCreateEventWithReferencesParam
+from starlette.websockets import WebSocketState
+from websockets.exceptions import ConnectionClosedOK
 from websockets.extensions.permessage_deflate import PerMessageDeflate
-from websockets.frames import OP_TEXT, Frame
+from websockets.frames import OP_TEXT, Close, Frame
 
-from config.agent_config import AgentConfig
-from models.twilio_stream import StartMessage, twilio_message_adapter
+from models.twilio_stream import twilio_message_adapter
 from services.call.playback import PlaybackLedger, mulaw_b64_duration_ms
-from services.call_session import CallDependencies, CallSession
-from services.openai_service import build_session_config, start_conversation
-from services.tools import build_tool_registry
-from services.twilio_service import mark_frame, media_frame
+from services.call.session import CallSession
+from services.container import AppServices, build_services
+from services.realtime.connector import RealtimeConnector
+from services.realtime.session_config import build_session_config, greeting_instructions
+from services.telephony.events import AudioIn
+from services.telephony.twilio_stream import TwilioCodec, TwilioMediaStream, read_start
 from tests.fakes.mulaw import tone
 from tests.stack import make_settings
 
@@ -68,6 +75,22 @@ def mulaw_bytes(n: int, seed: int = 1) -> bytes:
 FRAME_B64 = base64.b64encode(mulaw_bytes(160)).decode()  # 20 ms inbound frame: 216 characters
 DELTA_B64 = base64.b64encode(mulaw_bytes(800, 2)).decode()  # 100 ms assistant chunk: 1068 characters
 APPEND_EVENT = {"type": "input_audio_buffer.append", "audio": FRAME_B64}
+TWILIO_CONNECTED = json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+TWILIO_START = json.dumps(
+    {
+        "event": "start",
+        "sequenceNumber": "1",
+        "streamSid": STREAM_SID,
+        "start": {
+            "streamSid": STREAM_SID,
+            "accountSid": "AC" + "0" * 32,
+            "callSid": CALL_SID,
+            "tracks": ["inbound"],
+            "customParameters": {"caller": "+919876543210", "direction": "inbound"},
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+        },
+    }
+)
 TWILIO_MEDIA = json.dumps(
     {
         "event": "media",
@@ -76,8 +99,14 @@ TWILIO_MEDIA = json.dumps(
         "streamSid": STREAM_SID,
     }
 )
-TWILIO_MARK = json.dumps({"event": "mark", "sequenceNumber": "1235", "streamSid": STREAM_SID, "mark": {"name": "m1"}})
 IDS = {"response_id": "resp_0a1b2c3d4e5f6a7b8c9d", "item_id": "item_0a1b2c3d4e5f6a7b8c9d"}
+RESPONSE_CREATED = json.dumps(
+    {
+        "event_id": "event_4820",
+        "type": "response.created",
+        "response": {"id": IDS["response_id"], "object": "realtime.response", "status": "in_progress", "output": []},
+    }
+).encode()
 AUDIO_DELTA = json.dumps(
     {
         "event_id": "event_4821",
@@ -100,43 +129,110 @@ TRANSCRIPT_DELTA = json.dumps(
 ).encode()
 
 
+def mark_echo(sent_mark: str) -> str:
+    """Twilio's echo of a mark we sent: the same message with a sequence number (Twilio Media Streams)."""
+    return sent_mark.replace('{"event":"mark",', '{"event":"mark","sequenceNumber":"9",', 1)
+
+
 # ----------------------------------------------------------------------------------------- stubs
-class NullWebSocket:
-    """Stands in for both sockets: the websockets client connection under the SDK and Starlette's socket."""
+class StubTwilioSocket:
+    """Stands in for Starlette's WebSocket under `TwilioMediaStream` / `read_start`: receive() replays the
+    queued text frames, then reports a disconnect; send_text() keeps the last frame sent (the bench
+    echoes marks from it, as Twilio does), nothing else."""
+
+    client_state = WebSocketState.CONNECTED
+
+    def __init__(self) -> None:
+        self.inbox: deque[str] = deque()
+        self.last_sent = ""
+
+    async def receive_text(self) -> str:
+        return self.inbox.popleft()
+
+    async def receive(self) -> dict[str, Any]:
+        if self.inbox:
+            return {"type": "websocket.receive", "text": self.inbox.popleft()}
+        return {"type": "websocket.disconnect", "code": 1000}
+
+    async def send_text(self, text: str) -> None:
+        self.last_sent = text
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        return None
+
+
+class StubSdkSocket:
+    """Stands in for the websockets client connection under the SDK's `AsyncRealtimeConnection`: sends
+    are dropped; recv() replays the queued server frames, then reports the socket closed."""
+
+    def __init__(self) -> None:
+        self.inbox: deque[bytes] = deque()
 
     async def send(self, data: str | bytes) -> None:
         return None
 
-    async def send_text(self, text: str) -> None:
+    async def recv(self, decode: bool | None = None) -> bytes:
+        if self.inbox:
+            return self.inbox.popleft()
+        raise ConnectionClosedOK(Close(1000, ""), Close(1000, ""), True)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
         return None
 
 
-def make_connection() -> AsyncRealtimeConnection:
-    """A real SDK connection object (send queue, send_raw, parse_event) over a no-op socket."""
-    return AsyncRealtimeConnection(cast(Any, NullWebSocket()))
+def make_connection(socket: StubSdkSocket | None = None) -> AsyncRealtimeConnection:
+    """A real SDK connection object (send queue, send_raw, recv_bytes, parse_event) over a stub socket."""
+    return AsyncRealtimeConnection(cast(Any, socket or StubSdkSocket()))
 
 
-def make_session() -> CallSession:
-    """A real CallSession (real __init__, ledger, locks) wired to no-op sockets; no tasks are started."""
-    settings = make_settings()
-    deps = CallDependencies(
-        settings=settings,
-        agent=AgentConfig(),
-        realtime=cast(Any, None),
-        new_record_writer=lambda record: cast(Any, None),
-        tools=None,
-        new_tool_context=None,
-    )
-    start = StartMessage.model_validate(
-        {
-            "event": "start",
-            "streamSid": STREAM_SID,
-            "start": {"streamSid": STREAM_SID, "accountSid": settings.twilio_account_sid, "callSid": CALL_SID},
-        }
-    ).start
-    session = CallSession(deps, cast(Any, NullWebSocket()), start)
-    session.rt = make_connection()
-    return session
+class StubSocketConnector(RealtimeConnector):
+    """The app's connector, but `open()` (the SDK's network connect) hands out one connection over a stub
+    socket; `open_conversation()` (session config, typed session.update, response.create) is the app's."""
+
+    def __init__(self, services: AppServices) -> None:
+        super().__init__(services.settings, services.agent, services.tools.session_tools())
+        self.socket = StubSdkSocket()
+        self.connection = make_connection(self.socket)
+
+    async def open(self) -> AsyncRealtimeConnection:
+        return self.connection
+
+
+@dataclass
+class Bench:
+    """One call as the app builds it (`api/twilio_webhooks.media_stream`), over stub sockets."""
+
+    services: AppServices
+    connector: StubSocketConnector
+    twilio: StubTwilioSocket
+    stream: TwilioMediaStream
+    session: CallSession
+
+    @property
+    def realtime(self) -> StubSdkSocket:
+        return self.connector.socket
+
+
+async def make_bench() -> Bench:
+    """The app's composition root with the Realtime connect stubbed; a real TwilioMediaStream and CallSession
+    with its RealtimeLink opened through `open_conversation` and one response in flight. No task is
+    started: the rows drive the session's own methods and pumps directly."""
+    services = build_services(make_settings())
+    connector = StubSocketConnector(services)
+    deps = dataclasses.replace(services.call_deps, connector=connector, preopened=None)
+    twilio = StubTwilioSocket()
+    twilio.inbox.extend([TWILIO_CONNECTED, TWILIO_START])
+    start = await read_start(cast(Any, twilio))
+    assert start is not None
+    stream = TwilioMediaStream(cast(Any, twilio), start, services.settings.max_stream_message_bytes)
+    session = CallSession(deps, stream)
+    await session.link.open(CALL_SID, greeting_instructions(deps.agent, "inbound", None))
+    # The stub sockets run dry after each batch; with the end already asked for, the pumps then return
+    # quietly instead of apologising to the caller (a REST call) for a lost link.
+    session.end("bench")
+    connector.socket.inbox.append(RESPONSE_CREATED)  # the response whose audio the rows play
+    await session._pump_realtime()
+    return Bench(services, connector, twilio, stream, session)
 
 
 # ----------------------------------------------------------------------------------------- timing
@@ -148,25 +244,46 @@ class Row:
     spread: tuple[float, float]  # min and max of the repeats
 
 
-def time_sync(fn: Callable[[], Any], number: int, repeat: int) -> tuple[float, tuple[float, float]]:
-    fn()  # warm caches (pydantic schema, lazy imports)
-    runs = [t / number * 1e6 for t in timeit.Timer(fn).repeat(repeat=repeat, number=number)]
+Timing = tuple[float, tuple[float, float]]
+
+
+def summary(runs: list[float]) -> Timing:
     return statistics.median(runs), (min(runs), max(runs))
 
 
+def time_sync(fn: Callable[[], Any], number: int, repeat: int) -> Timing:
+    fn()  # warm caches (pydantic schema, lazy imports)
+    return summary([t / number * 1e6 for t in timeit.Timer(fn).repeat(repeat=repeat, number=number)])
+
+
 async def time_async(
-    fn: Callable[[], Awaitable[Any]], number: int, repeat: int, setup: Callable[[], Any] | None = None
-) -> tuple[float, tuple[float, float]]:
+    fn: Callable[[], Awaitable[Any]], number: int, repeat: int, setup: Callable[[], Awaitable[Any]] | None = None
+) -> Timing:
     await fn()
     runs = []
     for _ in range(repeat):
         if setup is not None:
-            setup()
+            await setup()
         start = time.perf_counter()
         for _ in range(number):
             await fn()
         runs.append((time.perf_counter() - start) / number * 1e6)
-    return statistics.median(runs), (min(runs), max(runs))
+    return summary(runs)
+
+
+async def time_pump(
+    pump: Callable[[], Awaitable[Any]], fill: Callable[[int], Awaitable[Any]], number: int, repeat: int
+) -> Timing:
+    """A pump (a loop that runs until its socket reports closed) over `number` queued frames, per frame."""
+    await fill(min(number, 100))
+    await pump()
+    runs = []
+    for _ in range(repeat):
+        await fill(number)
+        start = time.perf_counter()
+        await pump()
+        runs.append((time.perf_counter() - start) / number * 1e6)
+    return summary(runs)
 
 
 # ----------------------------------------------------------------------------------------- the rows
@@ -174,10 +291,12 @@ async def measure(number: int, repeat: int) -> list[Row]:
     rows: list[Row] = []
     conn = make_connection()
     server_event_adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(RealtimeServerEvent)
+    bench = await make_bench()
+    session, twilio, codec = bench.session, bench.twilio, bench.stream.codec
 
-    def add(group: str, name: str, result: tuple[float, tuple[float, float]]) -> None:
+    def add(group: str, name: str, result: Timing) -> None:
         rows.append(Row(group, name, *result))
-        print(f"  {group:9s} {name:78s} {result[0]:9.2f} µs", flush=True)
+        print(f"  {group:9s} {name:86s} {result[0]:9.2f} µs", flush=True)
 
     # 1. One input_audio_buffer.append (160-byte μ-law frame) to the Realtime API.
     async def sdk_transform_dump() -> str:
@@ -186,11 +305,17 @@ async def measure(number: int, repeat: int) -> list[Row]:
     async def sdk_send() -> None:
         await conn.send(cast(Any, APPEND_EVENT))
 
-    def ours_dump() -> str:
+    def dict_dump() -> str:
         return orjson.dumps({"type": "input_audio_buffer.append", "audio": FRAME_B64}).decode()
 
-    async def ours_send() -> None:
+    def head_dump() -> str:
+        return '{"type":"input_audio_buffer.append","audio":' + orjson.dumps(FRAME_B64).decode() + "}"
+
+    async def dict_send() -> None:
         await conn.send_raw(orjson.dumps({"type": "input_audio_buffer.append", "audio": FRAME_B64}).decode())
+
+    async def link_append() -> None:
+        await session.link.append_audio(FRAME_B64)
 
     add(
         "append",
@@ -202,11 +327,21 @@ async def measure(number: int, repeat: int) -> list[Row]:
         "SDK typed: AsyncRealtimeConnection.send(dict), socket stubbed",
         await time_async(sdk_send, number // 4, repeat),
     )
-    add("append", "ours: orjson.dumps({...}).decode()", time_sync(ours_dump, number, repeat))
+    add("append", "orjson.dumps({...}).decode() (the app before be96b51)", time_sync(dict_dump, number, repeat))
     add(
         "append",
-        "ours: orjson.dumps + AsyncRealtimeConnection.send_raw, socket stubbed",
-        await time_async(ours_send, number, repeat),
+        "ours: pre-serialised head + orjson.dumps(payload) (RealtimeLink)",
+        time_sync(head_dump, number, repeat),
+    )
+    add(
+        "append",
+        "orjson.dumps({...}) + AsyncRealtimeConnection.send_raw, socket stubbed",
+        await time_async(dict_send, number, repeat),
+    )
+    add(
+        "append",
+        "ours: RealtimeLink.append_audio (frame + lock + send_raw), socket stubbed",
+        await time_async(link_append, number, repeat),
     )
 
     # 2. Parsing one response.output_audio.delta (100 ms, 800 bytes as base64).
@@ -228,38 +363,52 @@ async def measure(number: int, repeat: int) -> list[Row]:
     )
     add("delta in", "ours: orjson.loads(raw)", time_sync(lambda: orjson.loads(AUDIO_DELTA), number, repeat))
 
-    # 3. Our Twilio-side work per outbound chunk.
+    # 3. Our Twilio-side work per outbound chunk, without the session.
     ledger = PlaybackLedger()
     clock = time.monotonic
+    chunk_codec = TwilioCodec(STREAM_SID)
 
     def twilio_out() -> None:
         payload = DELTA_B64
-        name = ledger.on_audio_sent(IDS["item_id"], mulaw_b64_duration_ms(payload), clock())
-        media_frame(STREAM_SID, payload)
-        mark_frame(STREAM_SID, name)
+        name = ledger.on_audio_sent(IDS["response_id"], IDS["item_id"], mulaw_b64_duration_ms(payload), clock())
+        chunk_codec.media(payload)
+        chunk_codec.mark(name)
 
-    def fresh_ledger() -> None:
+    def twilio_out_timed() -> Timing:
         nonlocal ledger
-        ledger = PlaybackLedger()
-
-    def twilio_out_timed() -> tuple[float, tuple[float, float]]:
         runs = []
         twilio_out()
         for _ in range(repeat):
-            fresh_ledger()  # the pending-mark deque is drained by echoes in a real call
+            ledger = PlaybackLedger()  # the pending-mark deque is drained by echoes in a real call
             runs.append(timeit.Timer(twilio_out).timeit(number) / number * 1e6)
-        return statistics.median(runs), (min(runs), max(runs))
+        return summary(runs)
 
-    add("chunk out", "media_frame + mark_frame + ledger.on_audio_sent + mulaw_b64_duration_ms", twilio_out_timed())
+    def dict_media_frame() -> str:
+        return orjson.dumps({"event": "media", "streamSid": STREAM_SID, "media": {"payload": DELTA_B64}}).decode()
+
+    add(
+        "chunk out",
+        "TwilioCodec.media + .mark + ledger.on_audio_sent + mulaw_b64_duration_ms",
+        twilio_out_timed(),
+    )
     add(
         "chunk out",
         "  of which mulaw_b64_duration_ms",
         time_sync(lambda: mulaw_b64_duration_ms(DELTA_B64), number, repeat),
     )
-    add("chunk out", "  of which media_frame", time_sync(lambda: media_frame(STREAM_SID, DELTA_B64), number, repeat))
+    add(
+        "chunk out",
+        "  of which TwilioCodec.media (pre-serialised head)",
+        time_sync(lambda: chunk_codec.media(DELTA_B64), number, repeat),
+    )
+    add(
+        "chunk out",
+        "  media frame as orjson.dumps({...}) (the app before be96b51)",
+        time_sync(dict_media_frame, number, repeat),
+    )
 
-    # 4. Our inbound per-frame parse (what _handle_twilio_text does for media) and the typed alternative.
-    def ours_inbound_parse() -> str | None:
+    # 4. Our inbound per-frame parse and the typed alternative.
+    def inline_parse() -> str | None:
         message = orjson.loads(TWILIO_MEDIA)
         if message["event"] == "media":
             media = message.get("media")
@@ -271,7 +420,16 @@ async def measure(number: int, repeat: int) -> list[Row]:
     def typed_inbound_parse() -> str:
         return twilio_message_adapter.validate_python(orjson.loads(TWILIO_MEDIA)).media.payload
 
-    add("frame in", "ours: orjson.loads(media message) + dict access", time_sync(ours_inbound_parse, number, repeat))
+    add(
+        "frame in",
+        "ours: TwilioCodec.decode(media message) -> AudioIn",
+        time_sync(lambda: codec.decode(TWILIO_MEDIA), number, repeat),
+    )
+    add(
+        "frame in",
+        "  orjson.loads + dict access inline, no event object (the app before be96b51)",
+        time_sync(inline_parse, number, repeat),
+    )
     add(
         "frame in",
         "typed: orjson.loads + twilio_message_adapter.validate_python",
@@ -283,76 +441,126 @@ async def measure(number: int, repeat: int) -> list[Row]:
         time_sync(lambda: twilio_message_adapter.validate_json(TWILIO_MEDIA), number, repeat),
     )
 
-    # 5. The real CallSession methods end to end (sockets stubbed): what one frame / chunk costs in the app.
-    session = make_session()
-
-    async def inbound_frame() -> bool:
-        return await session._handle_twilio_text(TWILIO_MEDIA)
+    # 5. The real session's methods (sockets stubbed): what one frame / chunk costs in the app. Same
+    # scope as the rows of the app before be96b51 (its CallSession._handle_twilio_text per message).
+    async def inbound_frame() -> None:
+        event = codec.decode(TWILIO_MEDIA)
+        assert isinstance(event, AudioIn)
+        await session.link.append_audio(event.payload)
 
     async def outbound_chunk() -> None:
         await session._on_audio_delta(orjson.loads(AUDIO_DELTA))
 
     async def outbound_chunk_and_echo() -> None:
         await session._on_audio_delta(orjson.loads(AUDIO_DELTA))
-        name = session.ledger.pending[-1].name
-        await session._handle_twilio_text(
-            '{"event":"mark","sequenceNumber":"9","streamSid":"' + STREAM_SID + '","mark":{"name":"' + name + '"}}'
-        )
+        echo = codec.decode(mark_echo(twilio.last_sent))
+        session._on_mark_echo(echo.name)  # type: ignore[union-attr]
 
-    async def control_event_as_is() -> None:
+    def drain_marks() -> None:
+        """What Twilio's echo of the last mark does in a call: every pending mark has played."""
+        if twilio.last_sent.startswith('{"event":"mark"'):
+            session._on_mark_echo(codec.decode(mark_echo(twilio.last_sent)).name)  # type: ignore[union-attr]
+
+    async def drained() -> None:
+        drain_marks()
+
+    handlers = CallSession._control_handlers
+
+    def control_event_as_is() -> Any:
         event = orjson.loads(TRANSCRIPT_DELTA)
-        await session._on_control_event(event.get("type"), TRANSCRIPT_DELTA)
+        return handlers.get(str(event.get("type", "")))
 
-    def control_event_typed() -> None:
+    def control_event_typed() -> Any:
         orjson.loads(TRANSCRIPT_DELTA)
-        conn.parse_event(TRANSCRIPT_DELTA)
-
-    def reset_session() -> None:
-        session.ledger = PlaybackLedger()
+        return session.link.parse(TRANSCRIPT_DELTA)
 
     add(
         "session",
-        "CallSession._handle_twilio_text(media): parse + orjson append + send_raw",
+        "TwilioCodec.decode(media) + RealtimeLink.append_audio: parse + append + send_raw",
         await time_async(inbound_frame, number, repeat),
     )
     add(
         "session",
         "orjson.loads(delta) + CallSession._on_audio_delta: ledger + media + mark",
-        await time_async(outbound_chunk, number, repeat, reset_session),
+        await time_async(outbound_chunk, number, repeat, drained),
     )
     add(
         "session",
-        "  + its mark echo: CallSession._handle_twilio_text(mark) (typed + ledger)",
-        await time_async(outbound_chunk_and_echo, number, repeat, reset_session),
+        "  + its mark echo: TwilioCodec.decode(mark) (typed) + CallSession._on_mark_echo",
+        await time_async(outbound_chunk_and_echo, number, repeat, drained),
     )
     add(
         "session",
-        "transcript delta (no handler): orjson.loads + CallSession._on_control_event",
-        await time_async(control_event_as_is, number, repeat),
+        "transcript delta (no handler): orjson.loads + CallSession._control_handlers lookup",
+        time_sync(control_event_as_is, number, repeat),
     )
     add(
         "session",
-        "transcript delta parsed anyway: orjson.loads + connection.parse_event (the app before ec8fcff)",
+        "transcript delta parsed anyway: orjson.loads + RealtimeLink.parse (the app before ec8fcff)",
         time_sync(control_event_typed, number, repeat),
     )
-    # 6. The WebSocket library's own per-message work on the Twilio socket, with and without
+
+    # 6. The session's two pumps end to end, per message, over the stub sockets: TwilioMediaStream.receive
+    # (socket receive, size check, decode) and RealtimeLink.events (SDK recv_bytes, orjson, dispatch).
+    async def fill_media(count: int) -> None:
+        twilio.inbox.extend([TWILIO_MEDIA] * count)
+
+    async def fill_echoes(count: int) -> None:
+        drain_marks()
+        echoes = []
+        for _ in range(count):  # each echo must name a mark really sent (and still pending)
+            await session._on_audio_delta(orjson.loads(AUDIO_DELTA))
+            echoes.append(mark_echo(twilio.last_sent))
+        twilio.inbox.extend(echoes)
+
+    async def fill_deltas(count: int) -> None:
+        drain_marks()
+        bench.realtime.inbox.extend([AUDIO_DELTA] * count)
+
+    async def fill_transcripts(count: int) -> None:
+        bench.realtime.inbox.extend([TRANSCRIPT_DELTA] * count)
+
+    add(
+        "pumps",
+        "CallSession._pump_carrier, per media frame: receive + decode + append_audio",
+        await time_pump(session._pump_carrier, fill_media, number, repeat),
+    )
+    add(
+        "pumps",
+        "CallSession._pump_realtime, per audio delta: recv_bytes + orjson + _on_audio_delta",
+        await time_pump(session._pump_realtime, fill_deltas, number, repeat),
+    )
+    add(
+        "pumps",
+        "CallSession._pump_carrier, per mark echo: receive + typed decode + _on_mark_echo",
+        await time_pump(session._pump_carrier, fill_echoes, number, repeat),
+    )
+    add(
+        "pumps",
+        "CallSession._pump_realtime, per transcript delta (no handler)",
+        await time_pump(session._pump_realtime, fill_transcripts, number, repeat),
+    )
+
+    # 7. The WebSocket library's own per-message work on the Twilio socket, with and without
     # permessage-deflate (which the app declines since ec8fcff: this shows what it would cost).
-    rows_ws = websocket_rows(repeat)
-    for name, result in rows_ws:
+    for name, result in websocket_rows(repeat):
         add("websocket", name, result)
 
-    # 7. Once per call (not per frame): configuring the session and asking for the greeting, typed.
-    tools = build_tool_registry().session_tools()
-    session_config = build_session_config(session.settings, session.deps.agent, tools)
+    # 8. Once per call (not per frame): configuring the session and asking for the greeting, typed.
+    settings, agent = bench.services.settings, bench.services.agent
+    session_config = build_session_config(settings, agent, bench.services.tools.session_tools())
+    greeting = greeting_instructions(agent, "inbound", None)
 
     async def call_setup() -> None:
-        await start_conversation(conn, session.settings, session.deps.agent, tools, "Greet the caller.")
+        await bench.connector.open_conversation(greeting)
 
     add(
         "per call",
-        f"start_conversation: typed session.update ({len(orjson.dumps(session_config)):,} B) + response.create",
+        f"RealtimeConnector.open_conversation: typed session.update ({len(orjson.dumps(session_config)):,} B) + "
+        "response.create",
         await time_async(call_setup, max(number // 200, 20), repeat),
     )
+    await bench.services.aclose()
     return rows
 
 
@@ -365,13 +573,14 @@ def speech_frames(count: int, ms: int) -> list[str]:
     ]
 
 
-def websocket_rows(repeat: int) -> list[tuple[str, tuple[float, tuple[float, float]]]]:
+def websocket_rows(repeat: int) -> list[tuple[str, Timing]]:
     """The Twilio socket as uvicorn runs it (websockets' protocol code; permessage-deflate with 12-bit
     windows when the peer offers it, as the simulator does). Distinct speech-like messages, because
     the compressor keeps context between messages and a repeated message would flatter it."""
     count = 2000
-    media_out = [media_frame(STREAM_SID, payload).encode() for payload in speech_frames(count, 100)]
-    marks_out = [mark_frame(STREAM_SID, f"m{i}").encode() for i in range(count)]
+    codec = TwilioCodec(STREAM_SID)
+    media_out = [codec.media(payload).encode() for payload in speech_frames(count, 100)]
+    marks_out = [codec.mark(f"m{i}").encode() for i in range(count)]
     media_in = [
         orjson.dumps(
             {
@@ -384,32 +593,32 @@ def websocket_rows(repeat: int) -> list[tuple[str, tuple[float, tuple[float, flo
         for i, payload in enumerate(speech_frames(count, 20))
     ]
 
-    def codec() -> PerMessageDeflate:
+    def deflate() -> PerMessageDeflate:
         return PerMessageDeflate(False, False, 12, 12)  # what uvicorn and the simulator negotiate
 
-    def per_message(run: Callable[[], Any]) -> tuple[float, tuple[float, float]]:
+    def per_message(run: Callable[[], Any]) -> Timing:
         runs = []
         for _ in range(repeat):
             start = time.perf_counter()
             run()
             runs.append((time.perf_counter() - start) / count * 1e6)
-        return statistics.median(runs), (min(runs), max(runs))
+        return summary(runs)
 
-    def send(messages: list[bytes], deflate: bool) -> Callable[[], None]:
+    def send(messages: list[bytes], compress: bool) -> Callable[[], None]:
         def run() -> None:
-            extensions = [codec()] if deflate else []
+            extensions = [deflate()] if compress else []
             for message in messages:
                 Frame(OP_TEXT, message).serialize(mask=False, extensions=extensions)  # server frames are unmasked
 
         return run
 
-    encoder = codec()
+    encoder = deflate()
     compressed_in = [encoder.encode(Frame(OP_TEXT, message)) for message in media_in]
-    out_encoder = codec()
+    out_encoder = deflate()
     ratio_out = sum(len(out_encoder.encode(Frame(OP_TEXT, m)).data) for m in media_out) / sum(map(len, media_out))
 
     def receive_deflated() -> None:
-        decoder = codec()
+        decoder = deflate()
         for frame in compressed_in:
             decoder.decode(frame)
 
@@ -445,14 +654,18 @@ def report(rows: list[Row], number: int, repeat: int, elapsed: float) -> str:
         lines.append(f"| {row.group} | {name} | {row.us:.2f} | {row.spread[0]:.2f}-{row.spread[1]:.2f} |")
 
     sdk_append = by_name(rows, "SDK typed: AsyncRealtimeConnection.send")
-    our_append = by_name(rows, "ours: orjson.dumps + AsyncRealtimeConnection.send_raw")
+    our_append = by_name(rows, "ours: RealtimeLink.append_audio")
     sdk_parse = by_name(rows, "SDK: connection.parse_event")
-    our_frame = by_name(rows, "CallSession._handle_twilio_text(media)")
+    our_frame = by_name(rows, "TwilioCodec.decode(media) + RealtimeLink.append_audio")
     our_chunk = by_name(rows, "  + its mark echo")
     our_chunk_only = by_name(rows, "orjson.loads(delta) + CallSession._on_audio_delta")
     typed_frame = by_name(rows, "typed: orjson.loads + twilio_message_adapter.validate_python")
     control_as_is = by_name(rows, "transcript delta (no handler)")
     control_typed = by_name(rows, "transcript delta parsed anyway")
+    pump_frame = by_name(rows, "CallSession._pump_carrier, per media frame")
+    pump_delta = by_name(rows, "CallSession._pump_realtime, per audio delta")
+    pump_echo = by_name(rows, "CallSession._pump_carrier, per mark echo")
+    pump_transcript = by_name(rows, "CallSession._pump_realtime, per transcript delta")
     media_plain = by_name(rows, "Twilio out: one media message")
     media_deflate = by_name(rows, "  same with permessage-deflate (to")
     mark_plain = by_name(rows, "Twilio out: one mark message")
@@ -463,17 +676,20 @@ def report(rows: list[Row], number: int, repeat: int, elapsed: float) -> str:
         OUTBOUND_PER_S * (media_deflate - media_plain + mark_deflate - mark_plain)
         + (INBOUND_PER_S + OUTBOUND_PER_S) * inflate
     )
-    ours_parse = by_name(rows, "ours: orjson.loads(media message)")
+    ours_parse = by_name(rows, "ours: TwilioCodec.decode(media message)")
     our_loads = by_name(rows, "ours: orjson.loads(raw)")
     # Hot path per call-second, ours: 50 frames in (parse + append + send_raw), 10 chunks out (delta
     # parse + ledger + media + mark, and the mark echo coming back).
     ours_cs = INBOUND_PER_S * our_frame + OUTBOUND_PER_S * our_chunk
+    # The same through the session's pumps (socket receive, size check, event dispatch included).
+    pumps_cs = INBOUND_PER_S * pump_frame + OUTBOUND_PER_S * (pump_delta + pump_echo)
     # The same work through the SDK's typed helpers: typed send per frame, typed parse per chunk, and
     # the typed Twilio model for the inbound frame.
     typed_cs = INBOUND_PER_S * (our_frame - our_append + sdk_append - ours_parse + typed_frame) + OUTBOUND_PER_S * (
         our_chunk - our_loads + sdk_parse
     )
     as_is_cs = ours_cs + TRANSCRIPTS_PER_S * control_as_is
+    pumps_as_is_cs = pumps_cs + TRANSCRIPTS_PER_S * pump_transcript
     typed_control_cs = ours_cs + TRANSCRIPTS_PER_S * control_typed
 
     def line(name: str, us: float) -> str:
@@ -486,8 +702,10 @@ def report(rows: list[Row], number: int, repeat: int, elapsed: float) -> str:
         "",
         "| path | CPU per call-second (% of a core) | calls per core (hot path only) |",
         "|---|---:|---:|",
-        line("ours, audio only (orjson + send_raw, real CallSession methods)", ours_cs),
+        line("ours, audio only (codec + RealtimeLink + real CallSession methods)", ours_cs),
         line(f"ours + {TRANSCRIPTS_PER_S} transcript deltas/s, not parsed (the app as is)", as_is_cs),
+        line("ours through the session's pumps (socket receive + dispatch included), audio only", pumps_cs),
+        line(f"ours through the pumps + {TRANSCRIPTS_PER_S} transcript deltas/s", pumps_as_is_cs),
         line(f"ours + {TRANSCRIPTS_PER_S} transcript deltas/s through parse_event (before ec8fcff)", typed_control_cs),
         line("audio through the SDK's typed send/parse + the typed Twilio model", typed_cs),
         line(
@@ -497,9 +715,10 @@ def report(rows: list[Row], number: int, repeat: int, elapsed: float) -> str:
         ),
         "",
         f"(ours = {INBOUND_PER_S} × {our_frame:.1f} + {OUTBOUND_PER_S} × {our_chunk:.1f} µs, of which the outbound "
-        f"chunk alone is {our_chunk_only:.1f} µs; typed = the same with the SDK's send ({sdk_append:.1f} µs) instead "
-        f"of send_raw ({our_append:.1f} µs), parse_event ({sdk_parse:.1f} µs) instead of orjson.loads "
-        f"({our_loads:.1f} µs) and the typed Twilio model ({typed_frame:.1f} µs) instead of dict access "
+        f"chunk alone is {our_chunk_only:.1f} µs; pumps = {INBOUND_PER_S} × {pump_frame:.1f} + {OUTBOUND_PER_S} × "
+        f"({pump_delta:.1f} + {pump_echo:.1f}) µs; typed = the same with the SDK's send ({sdk_append:.1f} µs) instead "
+        f"of append_audio ({our_append:.1f} µs), parse_event ({sdk_parse:.1f} µs) instead of orjson.loads "
+        f"({our_loads:.1f} µs) and the typed Twilio model ({typed_frame:.1f} µs) instead of the codec "
         f"({ours_parse:.1f} µs).)",
     ]
     return "\n".join(lines)

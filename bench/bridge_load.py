@@ -68,7 +68,7 @@ from pymongo import AsyncMongoClient
 
 from bench.app_server import LAG_PROBE_S
 from devtools.ferretdb import LocalMongo, free_port
-from services.call_session import CallSession
+from services.call.session import CallSession
 from tests.fakes.mulaw import frame_energy, mulaw_decode, tone
 from tests.fakes.realtime_server import FakeRealtimeServer, FakeSession, Script
 from tests.fakes.twilio_rest import FakeTwilioRest
@@ -799,13 +799,14 @@ def report(levels: list[Level], args: argparse.Namespace, elapsed_s: float) -> s
 
 
 def git_revision() -> str:
-    """Read-only: the commit the app ran from, marked when the working tree has local changes."""
+    """Read-only: the commit the app ran from, marked when the product code (anything but bench/) has local
+    changes."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench"],
             cwd=REPO,
             capture_output=True,
             text=True,

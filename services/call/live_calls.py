@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from models.call_record import CallRecord
@@ -17,7 +17,13 @@ class LiveCall(Protocol):
     @property
     def record(self) -> CallRecord: ...
 
-    def touch_record(self) -> None: ...
+    def update_record(self, change: Callable[[CallRecord], None]) -> bool:
+        """Apply a change to the live record (its writer saves it); False once the record is sealed."""
+        ...
+
+    async def record_saved(self) -> None:
+        """Until the call's final record write is done."""
+        ...
 
     def end(self, reason: str) -> None: ...
 

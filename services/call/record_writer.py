@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from models.call_record import CallRecord, utc_now
 from services.metrics import DB_ERRORS
@@ -29,6 +30,10 @@ class CallRecordWriter:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
+        # Sealed when the final state is taken: from then on the record has no writer here, and anyone
+        # else changing it writes to the database (after `wait_saved`), so one writer at a time.
+        self.sealed = False
+        self._saved = asyncio.Event()
 
     def start(self) -> None:
         self._dirty.set()
@@ -37,6 +42,23 @@ class CallRecordWriter:
     def touch(self) -> None:
         """Mark the record changed; the background task writes it soon. Never blocks."""
         self._dirty.set()
+
+    def apply(self, change: Callable[[CallRecord], None]) -> bool:
+        """Change the record from outside the call (e.g. a transfer result), to be saved by this writer.
+
+        False once the final state has been taken: the caller then writes to the database itself, after
+        `wait_saved()`, so its change is not overwritten by our final write.
+        """
+        if self.sealed:
+            return False
+        change(self.record)
+        self._dirty.set()
+        return True
+
+    async def wait_saved(self, timeout_s: float = 5.0) -> None:
+        """Until the final write is done (bounded)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._saved.wait(), timeout=timeout_s)
 
     async def _flush_loop(self) -> None:
         # Stopped by a flag, not by cancellation: a write cancelled half-way can race the final write.
@@ -50,9 +72,11 @@ class CallRecordWriter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
 
-    async def flush(self) -> bool:
+    async def flush(self, *, final: bool = False) -> bool:
         """Write the record now; False if that failed. Never raises (but for cancellation)."""
         async with self._write_lock:
+            # `save` serialises the record before its first await: nothing can change in between.
+            self.sealed = self.sealed or final
             self.record.updated_at = utc_now()
             try:
                 return await self._calls.save(self.record)
@@ -74,7 +98,10 @@ class CallRecordWriter:
                 log.error("call_record_writer_stuck")
             self._task = None
         try:
-            await asyncio.wait_for(self.flush(), timeout=timeout_s)
+            await asyncio.wait_for(self.flush(final=True), timeout=timeout_s)
         except TimeoutError:
             DB_ERRORS.labels(operation="call_record_final_write").inc()
             log.error("call_record_final_write_timeout")
+        finally:
+            self.sealed = True
+            self._saved.set()

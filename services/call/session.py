@@ -176,6 +176,12 @@ class CallSession:
     def touch_record(self) -> None:
         self.recorder.touch()
 
+    def update_record(self, change: Callable[[CallRecord], None]) -> bool:
+        return self.recorder.apply(change)
+
+    async def record_saved(self) -> None:
+        await self.recorder.wait_saved()
+
     async def _fail_with_apology(self, reason: str) -> None:
         """Never dead air: the caller hears a short apology, then the call ends. Runs once."""
         if self._apology_reason is not None or self._end.is_set():

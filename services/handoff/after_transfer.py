@@ -7,12 +7,13 @@ answer these: the call's state is read from MongoDB, or from the live call if it
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pymongo.errors import PyMongoError
 
-from models.call_record import utc_now
+from models.call_record import CallRecord, TransferInfo, utc_now
 from models.commerce import Ticket, Transfer, TransferStatus
 from services import metrics
 from services.call.live_calls import LiveCalls
@@ -90,17 +91,17 @@ class TransferCallbacks:
         if await self._transfer_status(call_sid) != status:  # a retried request is counted once
             metrics.TRANSFERS.labels(outcome=status).inc()
         log.info("transfer_finished", call_sid=call_sid, dial_status=dial_status, outcome=status)
-        live = self._live.get(call_sid)
-        if live is not None and live.record.transfer is not None:  # its final write must not undo ours
-            live.record.transfer.status = status
-            live.record.transfer.dial_call_status = dial_status
-            live.record.transfer.updated_at = utc_now()
-            live.touch_record()
         await self._transfers.set_status(call_sid, status)
-        await self._calls.patch(
-            call_sid,
-            {"transfer.status": status, "transfer.dial_call_status": dial_status, "transfer.updated_at": utc_now()},
-        )
+        now = utc_now()
+
+        def mark(record: CallRecord) -> None:
+            transfer = record.transfer = record.transfer or TransferInfo()
+            transfer.status = status
+            transfer.dial_call_status = dial_status
+            transfer.updated_at = now
+
+        fields = {"transfer.status": status, "transfer.dial_call_status": dial_status, "transfer.updated_at": now}
+        await self._change_record(call_sid, mark, lambda: self._calls.patch(call_sid, fields))
         if connected:
             return TransferOutcome(connected=True)
         return TransferOutcome(connected=False, ticket_id=await self._callback_ticket(call_sid, dial_status))
@@ -144,11 +145,23 @@ class TransferCallbacks:
         return ticket.ticket_id
 
     async def _record_ticket(self, call_sid: str, ticket_id: str) -> None:
+        def add(record: CallRecord) -> None:
+            if ticket_id not in record.tickets:
+                record.tickets.append(ticket_id)
+
+        await self._change_record(call_sid, add, lambda: self._calls.add_ticket(call_sid, ticket_id))
+
+    async def _change_record(
+        self, call_sid: str, change: Callable[[CallRecord], None], write: Callable[[], Awaitable[bool]]
+    ) -> None:
+        """One writer at a time: a live call's record is changed through its writer; once that has
+        written its final state (or the call is on another node), the change goes to the database."""
         live = self._live.get(call_sid)
-        if live is not None and ticket_id not in live.record.tickets:
-            live.record.tickets.append(ticket_id)
-            live.touch_record()
-        await self._calls.add_ticket(call_sid, ticket_id)  # best effort, never raises
+        if live is not None:
+            if live.update_record(change):
+                return
+            await live.record_saved()
+        await write()  # best effort, never raises
 
 
 def order_id_from_record(record: dict[str, Any]) -> str | None:

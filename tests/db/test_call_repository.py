@@ -274,3 +274,29 @@ async def test_writer_survives_a_record_it_cannot_encode_and_writes_the_next_val
 async def _stored_when(calls: CallRepository, ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
     stored = await calls.get(SID)
     return stored if stored is not None and ready(stored) else None
+
+
+async def test_one_writer_at_a_time_changes_go_through_the_writer_until_its_final_write(
+    calls: CallRepository,
+) -> None:
+    record = CallRecord(call_sid=SID, transfer=TransferInfo(status="dialing"))
+    writer = CallRecordWriter(calls, record, flush_interval_s=0.02)
+    writer.start()
+
+    def connected(r: CallRecord) -> None:
+        assert r.transfer is not None
+        r.transfer.status = "connected"
+
+    assert writer.apply(connected), "a live record is changed in memory, and its writer saves it"
+    await eventually(lambda: _stored_when(calls, lambda r: r["transfer"]["status"] == "connected"))
+
+    closing = asyncio.create_task(writer.close(timeout_s=2))
+    await asyncio.sleep(0)  # the close has begun: once the final state is taken, nobody may change it here
+    await writer.wait_saved()
+    await closing
+    assert writer.sealed and not writer.apply(lambda r: r.tickets.append("TKT-000001"))
+    assert record.tickets == [], "a sealed record is not changed in memory (that change would be lost)"
+    # The late change goes to the database instead, and no final write of ours can overwrite it now.
+    assert await calls.add_ticket(SID, "TKT-000001")
+    stored = await calls.get(SID)
+    assert stored is not None and stored["tickets"] == ["TKT-000001"] and stored["transfer"]["status"] == "connected"
