@@ -6,13 +6,14 @@ A missing or malformed required setting stops start-up with one line naming it
 
 from __future__ import annotations
 
+import re
 import sys
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 E164_PATTERN = r"^\+[1-9]\d{6,14}$"
 
@@ -67,6 +68,46 @@ class Settings(BaseSettings):
     sms_on_ticket: bool = True
     # Failed identity checks a caller gets before order lookups for other numbers are locked for the call.
     max_verification_attempts: int = Field(default=3, ge=1, le=10)
+
+    # Security: tokens, bounded input, abuse limits
+    # One secret all per-purpose token keys are derived from (stream, whisper, ...); unset: derived from
+    # TWILIO_AUTH_TOKEN. Set it to rotate tokens without touching the carrier credentials.
+    token_secret: SecretStr | None = Field(default=None, min_length=32)
+    max_webhook_body_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+    # Read-only bearer token for GET /metrics (Prometheus); ADMIN_API_TOKEN also works there.
+    metrics_api_token: SecretStr | None = Field(default=None, min_length=16)
+    # ISO country codes (comma-separated in the environment) we may text or call.
+    sms_countries: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["IN"])
+    outbound_call_countries: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["IN"])
+    # E.164 numbers only these may be called through /outbound-call (empty: any number in the countries).
+    outbound_call_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_tickets_per_call: int = Field(default=3, ge=1, le=20)
+    max_sms_per_number_per_day: int = Field(default=5, ge=1, le=100)
+    # One-time codes (SMS) that unlock sensitive order details.
+    otp_ttl_s: int = Field(default=300, ge=60, le=1800)
+    otp_max_attempts: int = Field(default=3, ge=1, le=10)
+
+    @field_validator("sms_countries", "outbound_call_countries", "outbound_call_allowlist", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("sms_countries", "outbound_call_countries")
+    @classmethod
+    def _country_codes(cls, value: list[str]) -> list[str]:
+        codes = [code.upper() for code in value]
+        if any(len(code) != 2 or not code.isalpha() for code in codes):
+            raise ValueError("must be ISO 3166 alpha-2 country codes, e.g. IN,AE")
+        return codes
+
+    @field_validator("outbound_call_allowlist")
+    @classmethod
+    def _e164_list(cls, value: list[str]) -> list[str]:
+        if any(re.fullmatch(E164_PATTERN, number) is None for number in value):
+            raise ValueError("must be E.164 numbers, e.g. +919876543210")
+        return value
 
     @field_validator("public_base_url")
     @classmethod
