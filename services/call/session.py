@@ -1,10 +1,9 @@
 """One live call: relays audio between the carrier stream and OpenAI Realtime, and orchestrates the rest.
 
-Tasks a call owns (all cancelled by `close()`, none awaited by the relay):
-- `_pump_carrier`: carrier events → `input_audio_buffer.append` (payload forwarded as-is), marks, stop.
-- `_pump_realtime`: Realtime events → carrier audio + marks; barge-in; transcripts; tool dispatch.
-- the tool runner's tasks, the action task (transfer / hang-up), SMS notices, the watchdogs.
-- the record writer: saves the call record in the background; the relay never awaits the database.
+Tasks (all cancelled by `close()`, none awaited by the relay): `_pump_carrier` (carrier events →
+`input_audio_buffer.append`, payload as-is; marks; stop), `_pump_realtime` (Realtime events → carrier
+audio + marks; barge-in; transcripts; tools), the tool runner's tasks, the action task (transfer /
+hang-up), SMS notices, the watchdogs, and the record writer (the relay never awaits the database).
 
 What happens after a line is spoken belongs to `speech.ActionSlot` alone; this class only feeds it
 events (response created / done, marks heard, barge-in) and runs an action once it is ready.
@@ -36,7 +35,7 @@ from services import metrics
 from services.call.playout import Playout
 from services.call.ports import CallDependencies
 from services.call.realtime_link import RealtimeLink, RealtimeLinkClosed
-from services.call.speech import ActionSlot, ActionState, PendingAction
+from services.call.speech import ActionSlot, PendingAction
 from services.call.tool_runner import ToolRunner
 from services.call.transcript import Transcript
 from services.call.turn_timing import TurnTimer
@@ -51,9 +50,7 @@ log = get_logger(__name__)
 CANCEL_GRACE_S = 3.0
 # Errors the Realtime API sends for races that are harmless on a phone bridge.
 RECOVERABLE_ERROR_CODES = {"response_cancel_not_active", "conversation_already_has_active_response"}
-TRANSFER_FAILED_NOTE = (
-    "The transfer to a human agent failed. Apologise briefly and offer to create a callback ticket instead."
-)
+TRANSFER_FAILED_NOTE = "The transfer to a human agent failed. Apologise briefly and offer a callback ticket instead."
 
 
 class CallSession:
@@ -233,7 +230,7 @@ class CallSession:
             elif isinstance(event, PlaybackMarkEcho):
                 self._on_mark_echo(event.name)
             elif isinstance(event, Digit):
-                self.log.info("dtmf_received", digit=event.digit)
+                self.log.info("dtmf_received")  # never the digit: callers key in codes and numbers
             elif isinstance(event, StreamStopped):
                 self.end(self._reason_for_stop())
                 return
@@ -243,10 +240,7 @@ class CallSession:
 
     def _reason_for_stop(self) -> str:
         """The carrier also stops the stream when we moved the call ourselves: that is not a hang-up."""
-        action = self.actions.action
-        if action is not None and action.kind == "transfer" and action.state in (ActionState.RUNNING, ActionState.DONE):
-            return "transferred"
-        return self._apology_reason or "caller_hung_up"
+        return "transferred" if self.actions.moving_the_call else (self._apology_reason or "caller_hung_up")
 
     def _on_mark_echo(self, name: str) -> None:
         for handle in self.playout.mark_echoed(name):

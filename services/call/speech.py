@@ -195,6 +195,14 @@ class ActionSlot:
     def running(self) -> bool:
         return self.action is not None and self.action.state is ActionState.RUNNING
 
+    @property
+    def moving_the_call(self) -> bool:
+        """A transfer is redirecting (or has redirected) the call: the carrier's `stop` is ours."""
+        action = self.action
+        return (
+            action is not None and action.kind == "transfer" and action.state in (ActionState.RUNNING, ActionState.DONE)
+        )
+
     def arm(self, kind: ActionKind, end_reason: str, *, cancel_if_interrupted: bool) -> PendingAction | None:
         """A new action, or None when one is already under way (the first one wins)."""
         if self.busy:
