@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import FrameType
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
-from api import admin, health, twilio_callbacks, twilio_webhooks
+from api import admin, health, metrics, twilio_callbacks, twilio_webhooks
+from api.limits import BodyLimitMiddleware
 from config.settings import Settings, get_settings
-from services.container import build_services
+from services.container import AppServices, build_services
 from services.store.client import create_mongo_client
 from services.store.database import Database
 from services.store.seed import seed_database
@@ -50,6 +54,8 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            # After a SIGTERM drain (`DrainingServer`) no call is left here; on any other stop (SIGINT,
+            # `should_exit`) uvicorn has closed the streams (1012) and this ends what is still closing.
             await services.live_calls.drain()
             await services.aclose()
             log.info("service_stopped")
@@ -60,9 +66,11 @@ def create_app(settings: Settings) -> FastAPI:
         description="Twilio ⇄ OpenAI Realtime phone agent for Indian customer support.",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_webhook_body_bytes)
     app.include_router(twilio_webhooks.router)
     app.include_router(twilio_callbacks.router)
     app.include_router(admin.router)
+    app.include_router(metrics.router)
     app.include_router(health.router)
     return app
 
@@ -78,24 +86,71 @@ async def _seed(settings: Settings) -> None:
         await client.close()
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, except that SIGTERM drains first (rolling deploys).
+
+    uvicorn alone would stop at once on SIGTERM: close every WebSocket (1012, cutting live calls), cancel
+    the lifespan, then re-raise the signal so the process dies of it. Here SIGTERM starts `Drain.run`
+    (`services/admission.py`): `/health` turns 503, live calls go on to their end (or are ended with a
+    callback ticket at `DRAIN_TIMEOUT_S`), and only then is uvicorn told to exit; the signal is not
+    re-raised, so the process exits 0. SIGINT (Ctrl-C) keeps uvicorn's immediate shutdown.
+    """
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain: asyncio.Task[None] | None = None
+        self._sigterm = False
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig != signal.SIGTERM or not self.started or self.should_exit or self._loop is None:
+            super().handle_exit(sig, frame)
+        elif not self._sigterm:  # a second SIGTERM changes nothing: the orchestrator's SIGKILL is the hard stop
+            self._sigterm = True
+            self._loop.call_soon_threadsafe(self._start_drain)  # safe from a signal handler
+
+    def _start_drain(self) -> None:
+        self._drain = asyncio.create_task(self._drain_then_exit(), name="sigterm-drain")
+
+    async def _drain_then_exit(self) -> None:
+        log.info("sigterm_received", action="drain")
+        try:
+            services: AppServices = self._app.state.services
+            await services.drain.run()
+        except Exception as error:  # never keep a process that was told to stop
+            log.error("drain_failed", error=repr(error))
+        finally:
+            self.should_exit = True
+
+
 def serve(settings: Settings, **uvicorn_overrides: Any) -> None:
     """Build the app from `settings` and serve it on settings.host:settings.port until SIGINT/SIGTERM.
 
     This is what `python app.py` runs: one process, as `uvicorn.run(app, ...)` would run it (exit status 3
-    if the server cannot start, e.g. the port is taken). `uvicorn_overrides` are extra or replacement
+    if the server cannot start, e.g. the port is taken), except that SIGTERM drains the calls first and
+    then exits 0 (`DrainingServer`). `uvicorn_overrides` are extra or replacement
     `uvicorn.Config` arguments (e.g. `log_level`, or `callback_notify` for a launcher's instrumentation).
-    Logging is the caller's to configure first (`utils.logger.configure_logging`), as `main` does.
+    Logging is the caller's to configure first (`utils.logger.configure_logging`), as `main` does;
+    `log_config=None` keeps that set-up: uvicorn's default would install its own handlers, and its
+    access log would print every URL (a whisper token in `/whisper?…&token=…`) unscrubbed.
     """
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
+        "log_config": None,
         "log_level": settings.log_level.lower(),
         "ws_max_size": WS_TRANSPORT_MAX_BYTES,
         "ws_per_message_deflate": False,
         "proxy_headers": True,
         **uvicorn_overrides,
     }
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), **options))
+    app = create_app(settings)
+    server = DrainingServer(uvicorn.Config(app, **options), app)
     try:
         server.run()
     except KeyboardInterrupt:  # Ctrl-C: uvicorn shut down, then re-raised it (uvicorn.run swallows it too)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, HTTPException, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -28,16 +29,41 @@ def get_services_ws(websocket: WebSocket) -> AppServices:
 ServicesDep = Annotated[AppServices, Depends(get_services)]
 
 
+MAX_FORM_FIELDS = 200  # Twilio's webhooks carry a few dozen
+
+
+async def read_form(request: Request, max_bytes: int) -> dict[str, str]:
+    """A carrier webhook's urlencoded form, read as it arrives and never past `max_bytes` (413)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise HTTPException(status_code=415, detail="Expected application/x-www-form-urlencoded")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise HTTPException(status_code=413, detail="Request body too large")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        raise HTTPException(status_code=400, detail="Malformed form body") from None
+    return dict(pairs)
+
+
 async def require_twilio_signature(request: Request, services: AppServices) -> dict[str, str]:
     """Validate `X-Twilio-Signature` over PUBLIC_BASE_URL + path (never the Host header); 403 otherwise.
 
+    Without the header the request is refused before its body is read; the body itself is bounded.
     Returns the form parameters as a plain dict.
     """
-    form = await request.form()
-    params = {key: str(value) for key, value in form.multi_items()}
-    valid = services.signatures.webhook_is_valid(
-        request.url.path, request.url.query, params, request.headers.get("x-twilio-signature")
-    )
+    signature = request.headers.get("x-twilio-signature")
+    if not signature:
+        metrics.STREAMS_REJECTED.labels(reason="no_webhook_signature").inc()
+        log.warning("webhook_rejected", path=request.url.path, reason="no_signature")
+        raise HTTPException(status_code=403, detail="Invalid Twilio signature")
+    params = await read_form(request, services.settings.max_webhook_body_bytes)
+    valid = services.signatures.webhook_is_valid(request.url.path, request.url.query, params, signature)
+    if valid and params.get("AccountSid", services.settings.twilio_account_sid) != services.settings.twilio_account_sid:
+        valid = False  # signed with our token, but for another account: not ours to answer
     if not valid:
         metrics.STREAMS_REJECTED.labels(reason="bad_webhook_signature").inc()
         log.warning("webhook_rejected", path=request.url.path)

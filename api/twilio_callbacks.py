@@ -5,7 +5,9 @@ Every request is signature-checked (403 otherwise) before anything else is read.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,8 +18,9 @@ from twilio.twiml.voice_response import VoiceResponse
 from api.deps import ServicesDep, require_twilio_signature
 from models.call_record import CallRecord, CallStatus, utc_now
 from services import metrics
-from services.handoff.transfer import whisper_token_subject
-from services.telephony.twilio_voice import TWIML_MEDIA_TYPE
+from services.container import AppServices
+from services.stream_gate import CALL_SID
+from services.telephony.twilio_voice import TWIML_MEDIA_TYPE, connect_stream_twiml
 from utils.hinglish import speak_digits
 from utils.logger import get_logger
 
@@ -47,7 +50,7 @@ def _twiml(response: VoiceResponse) -> Response:
 def _call_sid_param(request: Request, form: dict[str, str]) -> str:
     """The call sid from our signed URL; the form's CallSid (the parent call) must agree."""
     call_sid = request.query_params.get("call_sid") or form.get("CallSid", "")
-    if not call_sid.startswith("CA") or form.get("CallSid", call_sid) != call_sid:
+    if not CALL_SID.fullmatch(call_sid) or form.get("CallSid", call_sid) != call_sid:
         raise HTTPException(status_code=400, detail="call_sid missing or inconsistent")
     return call_sid
 
@@ -58,9 +61,7 @@ async def whisper(request: Request, services: ServicesDep) -> Response:
     await require_twilio_signature(request, services)
     call_sid = request.query_params.get("call_sid", "")
     token = request.query_params.get("token", "")
-    if not call_sid.startswith("CA") or not services.handoff.whisper_tokens.verify(
-        whisper_token_subject(call_sid), token
-    ):
+    if not CALL_SID.fullmatch(call_sid) or services.handoff.whisper_tokens.verify(call_sid, token) is None:
         metrics.STREAMS_REJECTED.labels(reason="bad_whisper_token").inc()
         log.warning("whisper_rejected", call_sid=call_sid[:34])
         raise HTTPException(status_code=403, detail="Invalid or expired token")
@@ -79,13 +80,41 @@ async def transfer_result(request: Request, services: ServicesDep) -> Response:
     response = VoiceResponse()
     if outcome.connected:
         return _twiml(response)  # the agent talked to the caller; nothing left to do
-    if outcome.ticket_id:
+    back = await _back_to_the_assistant(services, call_sid, outcome.ticket_id)
+    if back is not None:
+        return Response(content=back, media_type=TWIML_MEDIA_TYPE)
+    if outcome.ticket_id:  # the assistant cannot take the call back: a spoken goodbye instead
         text = NO_AGENT_WITH_TICKET.format(ticket=speak_digits(outcome.ticket_id))
     else:
         text = NO_AGENT_NO_TICKET
     response.say(text, language="hi-IN")
     response.hangup()
     return _twiml(response)
+
+
+async def _back_to_the_assistant(services: AppServices, call_sid: str, ticket_id: str | None) -> str | None:
+    """TwiML that returns the caller to the assistant on a new stream (their conversation restored, and
+    told about the callback ticket); None when that cannot be done (no record, at capacity)."""
+    try:
+        record = await asyncio.wait_for(services.db.calls.get(call_sid, with_transcript=False), 2)
+    except (PyMongoError, TimeoutError):
+        record = None
+    # The return leg takes a slot like a new call (not counted as a repeat call: it is the same one).
+    if record is None or await services.admission.admit_call(call_sid, "", inbound=False) is not None:
+        return None
+    parameters = {
+        "call_sid": call_sid,
+        "caller": str(record.get("from_number") or "")[:64],
+        "called": str(record.get("to_number") or "")[:64],
+        "direction": "outbound" if record.get("direction") == "outbound" else "inbound",
+        "carrier": "twilio",
+        "attestation": str(record.get("caller_attestation") or "")[:64],
+        "leg": f"return-{len(record.get('realtime_sessions') or []) + 1}-{secrets.token_hex(4)}",
+        "resume": "transfer_failed",
+        "ticket": ticket_id or "",
+    }
+    token = services.stream_gate.issue(call_sid, parameters)
+    return connect_stream_twiml(services.settings.media_stream_url, {**parameters, "token": token})
 
 
 # ------------------------------------------------------------------------------------------ call status
@@ -133,7 +162,7 @@ async def call_status(request: Request, services: ServicesDep) -> Response:
     """Status callback (`StatusCallback` of outbound calls, or the number's "call status changes")."""
     form = await require_twilio_signature(request, services)
     call_sid, twilio_status = form.get("CallSid", ""), form.get("CallStatus", "")
-    if not call_sid.startswith("CA") or not twilio_status:
+    if not CALL_SID.fullmatch(call_sid) or not twilio_status:
         raise HTTPException(status_code=400, detail="CallSid and CallStatus are required")
     seq = _int_param(form.get("SequenceNumber"))
     at = _timestamp(form.get("Timestamp"))

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 E164_PATTERN = r"^\+[1-9]\d{6,14}$"
@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     max_stream_message_bytes: int = Field(default=64 * 1024, ge=1024)
     tool_timeout_s: float = Field(default=4.0, gt=0)
     max_call_duration_s: int = Field(default=1800, ge=60)
+    # Move a call to a fresh Realtime session once its session is this old (the API's cap is 60 min),
+    # at the next quiet moment; small values (e.g. 12) are for tests.
+    realtime_session_max_s: float = Field(default=3300, ge=5, le=3500)
 
     # Human handoff: agents take calls only inside these hours (India time); outside, a callback ticket.
     support_hours_start: str = Field(default="09:00", pattern=r"^\d{2}:\d{2}$")
@@ -68,6 +71,16 @@ class Settings(BaseSettings):
     sms_on_ticket: bool = True
     # Failed identity checks a caller gets before order lookups for other numbers are locked for the call.
     max_verification_attempts: int = Field(default=3, ge=1, le=10)
+
+    # Capacity and deploys (services/admission.py)
+    # Calls one node carries at once, counting webhooks answered whose stream has not started yet. 50 is
+    # the largest benchmarked level where the bridge still added only a few ms (bench/README.md).
+    max_concurrent_calls: int = Field(default=50, ge=1, le=10_000)
+    # Calls one caller number may place per window (toll abuse), counted in MongoDB across nodes.
+    repeat_call_limit: int = Field(default=5, ge=1, le=1000)
+    repeat_call_window_s: int = Field(default=600, ge=10, le=86_400)
+    # On SIGTERM: how long live calls may go on before each is ended with a callback ticket.
+    drain_timeout_s: float = Field(default=600, gt=0, le=86_400)
 
     # Security: tokens, bounded input, abuse limits
     # One secret all per-purpose token keys are derived from (stream, whisper, ...); unset: derived from
@@ -86,6 +99,11 @@ class Settings(BaseSettings):
     # One-time codes (SMS) that unlock sensitive order details.
     otp_ttl_s: int = Field(default=300, ge=60, le=1800)
     otp_max_attempts: int = Field(default=3, ge=1, le=10)
+    # Failed identity checks (wrong pincodes and codes) counted in MongoDB per order and per caller number,
+    # over all calls: at the limit, verification for that order / from that number is refused until the
+    # window (from the first failure) passes or staff unlock it (POST /verification-locks/unlock).
+    verification_failure_limit: int = Field(default=3, ge=1, le=20)
+    verification_failure_window_s: int = Field(default=86_400, ge=60, le=30 * 86_400)
 
     @field_validator("sms_countries", "outbound_call_countries", "outbound_call_allowlist", mode="before")
     @classmethod
@@ -108,6 +126,13 @@ class Settings(BaseSettings):
         if any(re.fullmatch(E164_PATTERN, number) is None for number in value):
             raise ValueError("must be E.164 numbers, e.g. +919876543210")
         return value
+
+    @model_validator(mode="after")
+    def _metrics_token_is_not_the_admin_token(self) -> Settings:
+        token = self.metrics_api_token
+        if token is not None and token.get_secret_value() == self.admin_api_token.get_secret_value():
+            raise ValueError("METRICS_API_TOKEN must differ from ADMIN_API_TOKEN (it is handed to Prometheus)")
+        return self
 
     @field_validator("public_base_url")
     @classmethod

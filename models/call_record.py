@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class CallParties(Protocol):
+    """Who a call is between, as the carrier's stream start tells it (`services.telephony.events.CallInfo`)."""
+
+    @property
+    def call_sid(self) -> str: ...
+    @property
+    def stream_sid(self) -> str: ...
+    @property
+    def caller(self) -> str | None: ...
+    @property
+    def called(self) -> str | None: ...
+    @property
+    def direction(self) -> Literal["inbound", "outbound"]: ...
+    @property
+    def purpose(self) -> str | None: ...
+    @property
+    def attestation(self) -> str | None: ...
 
 
 class TranscriptLine(BaseModel):
@@ -65,6 +84,16 @@ class Usage(BaseModel):
     cost_inr: float = 0.0
 
 
+class RealtimeReconnect(BaseModel):
+    """The call moved to a new Realtime session: after a drop (`reason` says why) or before the cap."""
+
+    at: datetime = Field(default_factory=utc_now)
+    reason: str
+    gap_ms: float  # caller audio was held (not lost) for this long
+    attempts: int
+    ok: bool = True
+
+
 CallStatus = Literal["queued", "in_progress", "completed", "transferred", "failed"]
 
 
@@ -75,6 +104,7 @@ class CallRecord(BaseModel):
     to_number: str | None = None
     direction: Literal["inbound", "outbound"] = "inbound"
     purpose: str | None = None
+    caller_attestation: str | None = None  # STIR/SHAKEN (Twilio `StirVerstat`), e.g. "TN-Validation-Passed-A"
     status: CallStatus = "in_progress"
     twilio_status: str | None = None
     started_at: datetime = Field(default_factory=utc_now)
@@ -90,4 +120,32 @@ class CallRecord(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     realtime_errors: list[str] = Field(default_factory=list)
     realtime_preopened: bool = False  # the Realtime session was opened at webhook time
+    realtime_sessions: list[RealtimeReconnect] = Field(default_factory=list)  # reconnects and rotations
     updated_at: datetime = Field(default_factory=utc_now)
+
+    @classmethod
+    def for_call(cls, info: CallParties) -> CallRecord:
+        return cls(
+            call_sid=info.call_sid,
+            stream_sid=info.stream_sid,
+            from_number=info.caller,
+            to_number=info.called,
+            direction=info.direction,
+            purpose=info.purpose,
+            caller_attestation=info.attestation,
+        )
+
+    def next_leg(self, stream_sid: str) -> CallRecord:
+        """The same call on a new stream (back from a failed transfer): the record goes on."""
+        return self.model_copy(
+            update={"stream_sid": stream_sid, "status": "in_progress", "ended_at": None, "end_reason": None},
+            deep=True,
+        )
+
+    def finish(self, end_reason: str, duration_s: float) -> None:
+        """The call is over: when, how long, why; a call nobody marked otherwise is completed."""
+        self.ended_at = utc_now()
+        self.duration_s = round((self.duration_s or 0.0) + duration_s, 3)  # summed over the call's legs
+        self.end_reason = end_reason
+        if self.status == "in_progress":
+            self.status = "failed" if end_reason.startswith("realtime") else "completed"

@@ -51,6 +51,11 @@ TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
 Department = Literal["orders", "refunds", "returns", "payments", "technical", "general"]
 # Same states as `models.call_record.TransferInfo`, which the bridge mirrors into the call record.
 TransferStatus = Literal["requested", "dialing", "connected", "failed", "unavailable"]
+# How the caller proved who they are, weakest first: nothing; the delivery pincode of one order (its basic
+# status only); the caller ID matching a customer's number (spoofable: low-risk details only); a one-time
+# code texted to the number on file (everything about that customer's orders).
+CallerVerification = Literal["none", "pincode", "caller_id", "otp"]
+CALLER_VERIFICATIONS: tuple[CallerVerification, ...] = ("none", "pincode", "caller_id", "otp")
 
 
 def utc_now() -> datetime:
@@ -210,10 +215,11 @@ class Ticket(CommerceDocument):
 
 class Transfer(CommerceDocument):
     call_sid: str = Field(min_length=1)
-    phone: str | None = Field(default=None, pattern=E164)
+    phone: str | None = Field(default=None, pattern=E164)  # None: the caller had no E.164 number (SIP, client)
     reason: str
     department: Department = "general"
     summary: str = ""
+    verification: CallerVerification = "none"  # how the caller was verified when the transfer was asked for
     status: TransferStatus = "requested"
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)

@@ -1,23 +1,44 @@
 """Argument models of the assistant's tools; their JSON schemas are what the Realtime model sees.
 
-Ids, phone numbers, pincodes and quantities are plain strings "as the caller said them" (digits,
+Ids, phone numbers, pincodes, codes and quantities are plain strings "as the caller said them" (digits,
 Hindi or English number words, Devanagari): the tools normalise them with `utils.hinglish`, so a
 spoken "chaar aath do nau ek teen" is not rejected by schema validation before it can be understood.
+Every one of them is bounded: at most 200 characters, and a number the model sends as a JSON number
+must have at most 30 digits (a 400-digit integer is an `invalid_arguments` error, not a crash); the
+tools then check the exact shape (six-digit order ids, pincodes and codes, quantities 1-99).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from models.commerce import Department, TicketCategory, TicketPriority
+from models.commerce import CallerVerification, Department, TicketCategory, TicketPriority
+
+MAX_SPOKEN_DIGITS = 30  # longer than any id, phone number or quantity a caller says
+MAX_QUANTITY = 99  # units one availability check is about
 
 
 def _as_text(value: Any) -> Any:
     # The model sometimes sends a number (482913) where we ask for the words the caller said.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, bool):
+        return value  # refused by the string type, as before
+    if isinstance(value, int):
+        # Counted without `str()`: past 4300 digits Python refuses to convert, and the length is all we need.
+        if value.bit_length() > MAX_SPOKEN_DIGITS * 4:  # 4 bits per decimal digit, rounded up
+            raise ValueError(f"number is too long (at most {MAX_SPOKEN_DIGITS} digits)")
+        text = str(value)
+        if len(text.lstrip("-")) > MAX_SPOKEN_DIGITS:
+            raise ValueError(f"number is too long (at most {MAX_SPOKEN_DIGITS} digits)")
+        return text
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("not a number")
+        if value.is_integer():
+            return _as_text(int(value))
+        return str(value)
     return value
 
 
@@ -49,9 +70,22 @@ class LookupOrderArgs(ToolArgs):
     verification: Spoken | None = Field(
         default=None,
         description=(
-            "Only after the tool asked for verification: the delivery pincode or the last four digits "
-            "of the phone number on the order, as the caller said it."
+            "Only after the tool asked for verification: the order's six-digit delivery pincode, as the "
+            "caller said it. It unlocks the order's status only."
         ),
+    )
+    verification_code: Spoken | None = Field(
+        default=None,
+        description=(
+            "The six-digit one-time code the caller received by SMS after send_verification_code, as they "
+            "said it. It unlocks tracking, refund, amount and payment details."
+        ),
+    )
+
+
+class SendVerificationCodeArgs(ToolArgs):
+    order_id: Spoken = Field(
+        description="Order number as the caller said it; the code is texted to the mobile number registered on it."
     )
 
 
@@ -65,7 +99,8 @@ class CheckProductAvailabilityArgs(ToolArgs):
         "registered pincode.",
     )
     quantity: Spoken | None = Field(
-        default=None, description="How many, as the caller said it, e.g. '2', 'do', 'teen'. Default 1."
+        default=None,
+        description=f"How many, as the caller said it, e.g. '2', 'do', 'teen'. Default 1, at most {MAX_QUANTITY}.",
     )
 
 
@@ -115,6 +150,7 @@ class TransferRequested(BaseModel):
     reason: str | None = None
     department: str | None = None
     summary: str | None = None
+    verification: CallerVerification = "none"  # how the caller was verified, for the agent's whisper
 
 
 class ToolEffects(BaseModel):

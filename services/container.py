@@ -13,18 +13,20 @@ from pymongo import AsyncMongoClient
 
 from config.agent_config import DEFAULT_AGENT_CONFIG, AgentConfig
 from config.settings import Settings
+from services.admission import CallAdmission, CallbackTickets, Drain
 from services.call.live_calls import LiveCalls
 from services.call.ports import CallDependencies
 from services.call.record_writer import CallRecordWriter
-from services.call_tokens import CallTokens
+from services.call_tokens import CallTokens, TokenPurpose
 from services.handoff.after_transfer import TransferCallbacks
 from services.handoff.apology import CarrierApology
 from services.handoff.ticket_sms import TicketTexter
-from services.handoff.transfer import HumanHandoff
+from services.handoff.transfer import WHISPER_TOKEN_TTL_S, HumanHandoff
 from services.realtime.connector import RealtimeConnector
 from services.realtime.preopen import PreopenedRealtime
 from services.store.client import create_mongo_client
 from services.store.database import Database
+from services.stream_gate import StreamGate
 from services.telephony.events import CallInfo
 from services.telephony.twilio_rest import TwilioRest
 from services.telephony.twilio_voice import TwilioSignatures
@@ -42,16 +44,21 @@ class AppServices:
     twilio_rest: TwilioRest
     signatures: TwilioSignatures
     stream_tokens: CallTokens
+    stream_gate: StreamGate
     tools: ToolRegistry
     live_calls: LiveCalls
     handoff: HumanHandoff
     transfer_callbacks: TransferCallbacks
     call_deps: CallDependencies
+    callbacks: CallbackTickets
+    admission: CallAdmission
+    drain: Drain
 
     async def aclose(self) -> None:
         if self.preopened is not None:
             await self.preopened.aclose()
         await self.connector.aclose()
+        await self.callbacks.aclose()  # texts under way, before their REST client closes
         await self.twilio_rest.aclose()
         await self.mongo.close()
 
@@ -65,18 +72,22 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
     preopened = PreopenedRealtime() if settings.openai_preopen else None
     rest = TwilioRest(settings)
     live_calls = LiveCalls()
-    texter = TicketTexter(settings, rest)
-    handoff = HumanHandoff(settings, rest, db.transfers)
+    texter = TicketTexter(settings, rest, db.sms_quota)
+    callbacks = CallbackTickets(db.tickets, db.calls, texter, settings.sms_on_ticket)
+    admission = CallAdmission(settings, live_calls, db.call_counters, callbacks, rest.redirect_call)
+    secret = (settings.token_secret or settings.twilio_auth_token).get_secret_value()
+    stream_tokens = CallTokens(secret, TokenPurpose.STREAM, settings.stream_token_ttl_s)
+    handoff = HumanHandoff(settings, rest, db.transfers, CallTokens(secret, TokenPurpose.WHISPER, WHISPER_TOKEN_TTL_S))
     call_deps = CallDependencies(
         settings=settings,
         agent=agent,
         connector=connector,
         preopened=preopened,
         tools=tools,
-        new_tool_context=_tool_context_factory(settings, db),
+        new_tool_context=_tool_context_factory(settings, db, texter),
         new_record_writer=lambda record: CallRecordWriter(db.calls, record),
         transfers=handoff,
-        failure_notice=CarrierApology(agent, rest),
+        failure_notice=CarrierApology(agent, rest, db.tickets, texter),
         tickets=texter,
     )
     return AppServices(
@@ -88,7 +99,8 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         preopened=preopened,
         twilio_rest=rest,
         signatures=TwilioSignatures(settings),
-        stream_tokens=CallTokens(settings.twilio_auth_token.get_secret_value(), settings.stream_token_ttl_s),
+        stream_tokens=stream_tokens,
+        stream_gate=StreamGate(stream_tokens, db.stream_claims),
         tools=tools,
         live_calls=live_calls,
         handoff=handoff,
@@ -101,17 +113,27 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
             sms_on_ticket=settings.sms_on_ticket,
         ),
         call_deps=call_deps,
+        callbacks=callbacks,
+        admission=admission,
+        drain=Drain(admission, live_calls, callbacks, settings.drain_timeout_s),
     )
 
 
-def _tool_context_factory(settings: Settings, db: Database) -> Callable[[CallInfo, Callable[[], str]], ToolContext]:
+def _tool_context_factory(
+    settings: Settings, db: Database, texter: TicketTexter
+) -> Callable[[CallInfo, Callable[[], str]], ToolContext]:
     def new_tool_context(info: CallInfo, conversation_summary: Callable[[], str]) -> ToolContext:
+        async def send_code_sms(phone: str, body: str) -> bool:
+            # The same country rules and daily cap as ticket SMS (`TicketTexter.send_text`).
+            return await texter.send_text(phone, body, call_sid=info.call_sid, kind="verification_code")
+
         return ToolContext(
             call_sid=info.call_sid,
-            caller_phone=info.caller,
+            caller_phone=info.caller,  # kept only if E.164 (`ToolContext.__post_init__`)
             db=db,
             settings=settings,
             conversation_summary=conversation_summary,
+            send_sms=send_code_sms,
         )
 
     return new_tool_context

@@ -40,7 +40,47 @@ REALTIME_ERRORS = Counter(
 )
 TOKENS = Counter("voice_openai_tokens_total", "OpenAI Realtime tokens used", ["kind"], registry=REGISTRY)
 COST_USD = Counter("voice_openai_cost_usd_total", "Estimated OpenAI cost in USD", registry=REGISTRY)
+REALTIME_SESSIONS_MOVED = Counter(
+    "voice_realtime_sessions_moved_total",
+    "Calls moved to a new Realtime session: reconnected, reconnect_failed, rotation",
+    ["outcome"],
+    registry=REGISTRY,
+)
+REALTIME_RECONNECT_GAP = Histogram(
+    "voice_realtime_reconnect_gap_seconds",
+    "Socket lost to new session ready (caller audio held meanwhile)",
+    buckets=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0),
+    registry=REGISTRY,
+)
 DB_ERRORS = Counter("voice_db_errors_total", "Database operation failures", ["operation"], registry=REGISTRY)
 DROPPED_MESSAGES = Counter(
     "voice_stream_messages_dropped_total", "Malformed or oversized stream messages", ["reason"], registry=REGISTRY
+)
+SMS_MESSAGES = Counter(
+    "voice_sms_total",
+    "SMS to callers by kind (ticket, verification_code) and outcome (sent, failed, number_not_allowed, "
+    "daily_cap, quota_unavailable)",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
+TWILIO_REST_RETRIES = Counter(
+    "voice_twilio_rest_retries_total",
+    "Twilio REST requests retried (idempotent operations only: redirect, hang_up, fetch_call)",
+    ["operation"],
+    registry=REGISTRY,
+)
+TWILIO_REST_REJECTED = Counter(
+    "voice_twilio_rest_rejected_total",
+    "Twilio REST requests not sent because the circuit breaker was open",
+    ["operation"],
+    registry=REGISTRY,
+)
+TWILIO_CIRCUIT_STATE = Gauge(
+    "voice_twilio_circuit_state", "Twilio REST circuit breaker: 0 closed, 1 half-open, 2 open", registry=REGISTRY
+)
+TWILIO_CIRCUIT_CHANGES = Counter(
+    "voice_twilio_circuit_changes_total",
+    "Twilio REST circuit breaker state changes, by the state entered",
+    ["state"],
+    registry=REGISTRY,
 )

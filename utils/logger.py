@@ -1,7 +1,11 @@
 """structlog setup: JSON lines in production, readable lines in development.
 
 `privacy_processor` guards every line, whatever the caller of the logger passed: phone numbers
-are masked (`+91******3210`) and secret-looking keys are redacted (rules in `utils.privacy`).
+are masked (`+91******3210`), secret-looking keys are redacted and secrets inside strings (a URL's
+`?token=…`, a repr's `'api_key': …`, a URI's password, exception text) are blanked (rules in
+`utils.privacy`). The stdlib loggers — root, uvicorn's error and access logs, httpx, twilio, pymongo and
+any other library — are rendered by the same chain (structlog's `ProcessorFormatter` with
+`foreign_pre_chain`), so their lines are JSON in production and scrubbed like ours.
 Per-call context (call_sid) is bound with `structlog.contextvars`, so every line a call's
 tasks write carries it.
 """
@@ -39,33 +43,67 @@ def _stop_listener() -> None:
 atexit.register(_stop_listener)
 
 
+# Loggers that configure their own handlers (uvicorn's default `log_config`): they are made to propagate
+# to the root handler instead, whatever ran before us.
+_SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+
+def _route_stdlib_loggers_to_root() -> None:
+    """Every existing stdlib logger writes through the root handler only (and so through the privacy
+    processor): handlers of their own (e.g. from uvicorn's dictConfig) are removed."""
+    for name in _SERVER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET)  # the root level rules; uvicorn may set its own later
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if not isinstance(logger, logging.Logger):
+            continue  # a PlaceHolder: no handlers
+        if any(not isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+            logger.handlers = [h for h in logger.handlers if isinstance(h, logging.NullHandler)]
+        logger.propagate = True
+        logger.disabled = False
+
+
 def configure_logging(*, json_output: bool, level: str = "INFO", stream: TextIO | None = None) -> None:
     """Render with structlog, hand the line to a queue, write it from a background thread.
 
     The event loop only formats and enqueues; a slow stdout/pipe (log shipper) can never stall a call.
-    Uvicorn's and libraries' stdlib logs go through the same queue.
+    Uvicorn's and libraries' stdlib logs are rendered by the same processors (privacy included) and go
+    through the same queue. Run it before the server: `app.serve` passes `log_config=None` so uvicorn
+    keeps this set-up instead of installing its own handlers.
     """
     global _listener
     _stop_listener()
-    handler = logging.StreamHandler(stream or sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    log_queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    _listener = QueueListener(log_queue, handler, respect_handler_level=False)
-    _listener.start()
-    root = logging.getLogger()
-    root.handlers = [QueueHandler(log_queue)]
-    root.setLevel(level)
-
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json_output
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+    )
+    # Exceptions become text before the privacy processor, so a secret inside a traceback is blanked too.
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
         privacy_processor,
     ]
-    renderer: Any = structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer(colors=False)
-    processors = [*shared, structlog.processors.format_exc_info, renderer] if json_output else [*shared, renderer]
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,  # stdlib records (uvicorn, httpx, ...): the same chain as ours
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))  # records arrive rendered
+    log_queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = QueueListener(log_queue, handler, respect_handler_level=False)
+    _listener.start()
+    queue_handler = QueueHandler(log_queue)
+    queue_handler.setFormatter(formatter)  # rendered (and scrubbed) in the caller, before it is queued
+    root = logging.getLogger()
+    root.handlers = [queue_handler]
+    root.setLevel(level)
+    _route_stdlib_loggers_to_root()
+
     structlog.configure(
-        processors=processors,
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,

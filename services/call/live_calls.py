@@ -51,7 +51,9 @@ class LiveCalls:
         return iter(list(self._calls.values()))
 
     async def drain(self, reason: str = "server_shutdown", timeout_s: float = 10.0) -> None:
-        """End every live call through its normal close path (bounded)."""
+        """End every live call through its normal close path (bounded): the last step of any shutdown.
+
+        After a SIGTERM drain (`services.admission.Drain`) nothing is left to end here."""
         calls = list(self._calls.values())
         for call in calls:
             call.end(reason)

@@ -33,6 +33,17 @@ class Playout:
     def response_done(self, response_id: str) -> SpeechHandle | None:
         return self.speech.done(response_id, unplayed=not self.ledger.response_fully_played(response_id))
 
+    def abandon(self) -> list[SpeechHandle]:
+        """The Realtime session is gone: its unfinished responses will never be done. Each is finished
+        here (what was sent still plays); returns those that have now played out."""
+        finished = []
+        for handle in self.speech.unplayed():
+            if not handle.generation_done:
+                self.response_done(handle.response_id)
+            if handle.played_out:
+                finished.append(handle)
+        return finished
+
     def handle(self, response_id: str | None) -> SpeechHandle | None:
         return self.speech.get(response_id)
 

@@ -48,6 +48,10 @@ class FailureNotice(Protocol):
         """The assistant is gone: have the carrier speak an apology and hang up. False if it could not."""
         ...
 
+    async def file_callback(self, info: CallInfo, conversation: str) -> str | None:
+        """A callback ticket with the conversation so far, texted to the caller; its id, or None."""
+        ...
+
 
 class TicketNotifier(Protocol):
     async def ticket_filed(self, info: CallInfo, ticket: TicketFiled) -> None:

@@ -1,17 +1,23 @@
-"""A call's link to OpenAI Realtime: the one owner of the call's OpenAI socket.
+"""A call's link to OpenAI Realtime: the one owner of the call's OpenAI socket, across its whole life.
 
 It claims the session pre-opened at webhook time (or opens one), and offers the call two kinds of
 send: `append_audio` on the hot path (pre-serialised JSON through the SDK's raw send: ~4 µs against
 ~240 µs for the typed `send()`), and typed control events for the rare rest. Reading yields each
 server event's type and raw bytes; a typed model is built only for events someone handles.
 
-One writer at a time: every send holds the link's lock, so frames never interleave.
+The physical socket can change under the call: `reopen` moves the conversation to a new session
+(after a drop, or before the session cap), replaying it as items. While the link is down or moving,
+caller audio is held in a bounded buffer and forwarded to the new session once it is ready; the
+session above never sees which socket it is talking to. One writer at a time: every send holds the
+link's lock, so frames never interleave.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,6 +29,8 @@ from services.realtime.connector import RealtimeConnector
 from services.realtime.preopen import PreopenedRealtime
 
 _APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":'
+# Caller audio held while the link is down or moving: 20 ms frames, so 250 is 5 s; older frames go first.
+HELD_FRAMES = 250
 
 
 class RealtimeLinkClosed(Exception):
@@ -35,16 +43,63 @@ class RealtimeLink:
         self._preopened = preopened
         self._rt: AsyncRealtimeConnection | None = None
         self._lock = asyncio.Lock()
-        self.preopened = False  # this call's session was opened at webhook time
+        self._held: deque[str] = deque(maxlen=HELD_FRAMES)
+        self._down = False  # sends are held until `reopen` brings a new socket
+        self.preopened = False  # this call's first session was opened at webhook time
+        self.opened_at = time.monotonic()
+        self.sessions = 0
 
     async def open(self, call_sid: str, greeting: str) -> None:
         """Take the call's pre-opened conversation if there is one, else open one now. Raises on failure."""
         if self._preopened is not None:
             rt = await self._preopened.claim(call_sid)
             if rt is not None:
-                self._rt, self.preopened = rt, True
+                self._use(rt)
+                self.preopened = True
                 return
-        self._rt = await self._connector.open_conversation(greeting)
+        self._use(await self._connector.open_conversation(greeting))
+
+    def _use(self, rt: AsyncRealtimeConnection) -> None:
+        self._rt, self.opened_at, self._down = rt, time.monotonic(), False
+        self.sessions += 1
+
+    @property
+    def age_s(self) -> float:
+        return time.monotonic() - self.opened_at
+
+    @property
+    def down(self) -> bool:
+        return self._down
+
+    def mark_down(self) -> None:
+        """The socket failed: hold caller audio until `reopen` (the read loop decides what comes next)."""
+        self._down = True
+
+    async def reopen(self, history: list[dict[str, Any]], resume_note: str | None = None) -> None:
+        """Move the conversation to a fresh session: same configuration, the history replayed as items,
+        then the audio held meanwhile. Raises on failure (the old socket, if alive, is kept)."""
+        self._down = True  # from now on caller audio waits for the new session
+        rt = await self._connector.open_configured()
+        try:
+            for event in history:
+                await rt.send(event)  # type: ignore[arg-type]
+            if resume_note is not None:
+                await rt.send(_system_note(resume_note))  # type: ignore[arg-type]
+                await rt.response.create()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await rt.close()
+            raise
+        old = self._rt
+        async with self._lock:
+            self._use(rt)
+            held = list(self._held)
+            self._held.clear()
+            for payload in held:
+                await rt.send_raw(_append_frame(payload))
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(old.close(), timeout=2)
 
     def _connection(self) -> AsyncRealtimeConnection:
         if self._rt is None:
@@ -53,17 +108,24 @@ class RealtimeLink:
 
     # ------------------------------------------------------------------ sending
     async def append_audio(self, payload: str) -> None:
-        """Hot path: the carrier's base64 μ-law, forwarded as the same string (a text frame)."""
-        frame = _APPEND_HEAD + orjson.dumps(payload).decode() + "}"
+        """Hot path: the carrier's base64 μ-law, forwarded as the same string (a text frame).
+
+        Never raises for a lost socket: the frame is held for the next session instead."""
+        if self._down:
+            self._held.append(payload)
+            return
         rt = self._connection()
         async with self._lock:
             try:
-                await rt.send_raw(frame)
-            except Exception as error:  # websockets' ConnectionClosed and friends
-                raise RealtimeLinkClosed(repr(error)) from error
+                await rt.send_raw(_append_frame(payload))
+            except Exception:  # websockets' ConnectionClosed and friends: the read loop recovers
+                self._down = True
+                self._held.append(payload)
 
     async def send(self, event: dict[str, Any]) -> None:
         """A control event through the SDK (validated and transformed)."""
+        if self._down:
+            raise RealtimeLinkClosed("reconnecting")
         rt = self._connection()
         async with self._lock:
             try:
@@ -75,38 +137,34 @@ class RealtimeLink:
         await self.send({"type": "response.create"})
 
     async def add_system_note(self, text: str) -> None:
-        await self.send(
-            {
-                "type": "conversation.item.create",
-                "item": {"type": "message", "role": "system", "content": [{"type": "input_text", "text": text}]},
-            }
-        )
+        await self.send(_system_note(text))
 
     async def function_output(self, call_id: str, output: str) -> None:
-        await self.send(
-            {
-                "type": "conversation.item.create",
-                "item": {"type": "function_call_output", "call_id": call_id, "output": output},
-            }
-        )
+        item = {"type": "function_call_output", "call_id": call_id, "output": output}
+        await self.send({"type": "conversation.item.create", "item": item})
 
     async def truncate(self, item_id: str, audio_end_ms: int) -> None:
-        await self.send(
-            {"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": audio_end_ms}
-        )
+        event = {"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0}
+        await self.send({**event, "audio_end_ms": audio_end_ms})
 
     # ------------------------------------------------------------------ receiving
     async def events(self) -> AsyncIterator[tuple[str, dict[str, Any], bytes]]:
-        """(type, event as a dict, raw bytes) for each server event, until the socket closes."""
-        rt = self._connection()
+        """(type, event as a dict, raw bytes) for each server event, until the socket closes.
+
+        A socket we replaced ourselves (`reopen`) ends quietly and reading goes on from the new one."""
         while True:
+            rt = self._connection()
             try:
                 raw = await rt.recv_bytes()
             except Exception as error:
+                if self._rt is not rt:
+                    continue  # we moved the call to a new session and closed this one
+                self._down = True
                 raise RealtimeLinkClosed(repr(error)) from error
             try:
                 event = orjson.loads(raw)
             except orjson.JSONDecodeError as error:
+                self._down = True
                 raise RealtimeLinkClosed("malformed server event") from error
             yield str(event.get("type", "")), event, raw
 
@@ -118,3 +176,12 @@ class RealtimeLink:
         if self._rt is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._rt.close(), timeout=2)
+
+
+def _append_frame(payload: str) -> str:
+    return _APPEND_HEAD + orjson.dumps(payload).decode() + "}"
+
+
+def _system_note(text: str) -> dict[str, Any]:
+    item = {"type": "message", "role": "system", "content": [{"type": "input_text", "text": text}]}
+    return {"type": "conversation.item.create", "item": item}

@@ -29,9 +29,11 @@ from openai.types.realtime import (
     ResponseFunctionCallArgumentsDoneEvent,
 )
 
-from models.call_record import CallRecord, TranscriptLine, utc_now
+from models.call_record import CallRecord, TranscriptLine
 from models.tools import TransferRequested
 from services import metrics
+from services.call.continuity import Continuity, ResumedLeg, note_realtime_error
+from services.call.history import replay_events
 from services.call.playout import Playout
 from services.call.ports import CallDependencies
 from services.call.realtime_link import RealtimeLink, RealtimeLinkClosed
@@ -39,7 +41,7 @@ from services.call.speech import ActionSlot, PendingAction
 from services.call.tool_runner import ToolRunner
 from services.call.transcript import Transcript
 from services.call.turn_timing import TurnTimer
-from services.call.watchdogs import enforce_max_duration, watch_silence
+from services.call.watchdogs import enforce_max_duration, rotate_before_cap, watch_silence
 from services.realtime.session_config import greeting_instructions
 from services.telephony.events import AudioIn, Digit, MediaStream, PlaybackMarkEcho, StreamClosed, StreamStopped
 from services.tools.registry import ToolResult
@@ -48,27 +50,18 @@ from utils.logger import get_logger
 log = get_logger(__name__)
 
 CANCEL_GRACE_S = 3.0
-# Errors the Realtime API sends for races that are harmless on a phone bridge.
-RECOVERABLE_ERROR_CODES = {"response_cancel_not_active", "conversation_already_has_active_response"}
 TRANSFER_FAILED_NOTE = "The transfer to a human agent failed. Apologise briefly and offer a callback ticket instead."
 
 
 class CallSession:
-    def __init__(self, deps: CallDependencies, stream: MediaStream) -> None:
-        self.deps = deps
-        self.stream = stream
-        self.info = stream.info
+    def __init__(self, deps: CallDependencies, stream: MediaStream, resume: ResumedLeg | None = None) -> None:
+        """`resume`: this stream brings the call back after a failed transfer; it continues the record."""
+        self.deps, self.stream, self.info, self._resume = deps, stream, stream.info, resume
         self.call_sid = self.info.call_sid
-        self.record = CallRecord(
-            call_sid=self.call_sid,
-            stream_sid=self.info.stream_sid,
-            from_number=self.info.caller,
-            to_number=self.info.called,
-            direction=self.info.direction,
-            purpose=self.info.purpose,
-        )
+        self.record = resume.record.next_leg(self.info.stream_sid) if resume else CallRecord.for_call(self.info)
         self.recorder = deps.new_record_writer(self.record)
         self.link = RealtimeLink(deps.connector, deps.preopened)
+        self.continuity = Continuity(self.link, self.record, self.touch_record)
         self.playout = Playout(stream)
         self.actions = ActionSlot()
         self.transcript = Transcript(self.record.transcript)
@@ -105,7 +98,10 @@ class CallSession:
         try:
             greeting = greeting_instructions(self.deps.agent, self.info.direction, self.info.purpose)
             try:
-                await self.link.open(self.call_sid, greeting)
+                if self._resume is not None:  # no greeting: the conversation so far, and why we are back
+                    await self.link.reopen(replay_events(self.record), self._resume.note)
+                else:
+                    await self.link.open(self.call_sid, greeting)
             except Exception as error:  # connection refused, timeout, auth failure...
                 self.log.error("realtime_connect_failed", error=repr(error))
                 await self._fail_with_apology("realtime_connect_failed")
@@ -115,6 +111,7 @@ class CallSession:
             self._spawn(self._pump_realtime(), "realtime")
             self._spawn(watch_silence(self, self.deps.agent), "silence")
             self._spawn(enforce_max_duration(self, self.deps.settings.max_call_duration_s), "limit")
+            self._spawn(rotate_before_cap(self, self.link, self.deps.settings.realtime_session_max_s), "rotate")
             await self._end.wait()
         finally:
             await self.close(self._end_reason)
@@ -136,7 +133,8 @@ class CallSession:
             await self._stop_tasks()
             await self.link.close()
             await self.stream.close()
-            self._finalize_record()
+            self.record.finish(self._end_reason, time.monotonic() - self._started_at)
+            self.touch_record()
             await self.recorder.close()
         finally:
             metrics.ACTIVE_CALLS.dec()
@@ -155,15 +153,6 @@ class CallSession:
             _, stuck = await asyncio.wait(to_cancel, timeout=CANCEL_GRACE_S)
             for task in stuck:
                 self.log.error("task_did_not_stop", task=task.get_name())
-
-    def _finalize_record(self) -> None:
-        record = self.record
-        record.ended_at = utc_now()
-        record.duration_s = round(time.monotonic() - self._started_at, 3)
-        record.end_reason = self._end_reason
-        if record.status == "in_progress":
-            record.status = "failed" if self._end_reason.startswith("realtime") else "completed"
-        self.touch_record()
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coroutine, name=f"{name}-{self.call_sid}")
@@ -188,21 +177,23 @@ class CallSession:
         self.record.status = "failed"
         self.record.realtime_errors.append(reason)
         self.touch_record()
+        try:  # the ticket first: the apology's redirect ends the stream, and with it this call's tasks
+            notice = self.deps.failure_notice
+            if ticket_id := await asyncio.wait_for(notice.file_callback(self.info, self.transcript.summary()), 2):
+                self.record.tickets.append(ticket_id)
+        except Exception as error:
+            self.log.error("callback_ticket_failed", error=repr(error))
         try:
             await self.deps.failure_notice.apologise(self.call_sid)
         except Exception as error:
             self.log.error("apology_failed", error=repr(error))
         self.end(reason)
 
-    # ----------------------------------------------------------------- what the watchdogs see
     def conversation_is_idle(self) -> bool:
         return not (self._speech_active or self.playout.busy or self.tools.busy or self.actions.running)
 
     def caller_turns(self) -> int:
         return self._caller_turns
-
-    async def prompt_caller(self, instruction: str) -> None:
-        await self.tell_model(instruction)
 
     async def say_goodbye_and_hang_up(self, instruction: str, end_reason: str) -> None:
         if self.actions.arm("hang_up", end_reason, cancel_if_interrupted=True) is None:
@@ -222,11 +213,7 @@ class CallSession:
         while True:
             event = await self.stream.receive()
             if isinstance(event, AudioIn):
-                try:
-                    await self.link.append_audio(event.payload)
-                except RealtimeLinkClosed:
-                    await self._fail_with_apology("realtime_disconnected")
-                    return
+                await self.link.append_audio(event.payload)  # held, not lost, while the link is down
             elif isinstance(event, PlaybackMarkEcho):
                 self._on_mark_echo(event.name)
             elif isinstance(event, Digit):
@@ -248,6 +235,28 @@ class CallSession:
 
     # ----------------------------------------------------------------- OpenAI → carrier
     async def _pump_realtime(self) -> None:
+        """Relay Realtime events; when the socket is lost mid-call, move to a new session and go on."""
+        while (lost := await self._relay_realtime()) is not None and not self._end.is_set():
+            if not await self._recover(lost):
+                return
+
+    async def _recover(self, reason: str) -> bool:
+        # The old session's responses end here (audio already sent still plays); its tool batches are dropped.
+        resume = self.playout.busy or self.tools.busy or self.transcript.caller_is_waiting()
+        for handle in self.playout.abandon():
+            self._start_if_ready(self.actions.line_played_out(handle))
+        self.tools.forget_batches()
+        self._speech_active = False
+        if await self.continuity.reconnect(reason, resume=resume):
+            return True
+        await self._fail_with_apology("realtime_disconnected")
+        return False
+
+    async def rotate_session(self) -> None:
+        await self.continuity.rotate()
+
+    async def _relay_realtime(self) -> str | None:
+        """Until the link is lost (returns why) or the call ends (None)."""
         try:
             async for event_type, event, raw in self.link.events():
                 if event_type == "response.output_audio.delta":
@@ -264,10 +273,10 @@ class CallSession:
                 await handler(self, parsed)
         except RealtimeLinkClosed as closed:
             if self._end.is_set():
-                return
+                return None
             self.log.error("realtime_disconnected", detail=str(closed)[:200])
-            malformed = "malformed" in str(closed)
-            await self._fail_with_apology("realtime_protocol_error" if malformed else "realtime_disconnected")
+            return str(closed) or "closed"
+        return None
 
     async def _on_audio_delta(self, event: dict[str, Any]) -> None:
         now = time.monotonic()
@@ -301,6 +310,7 @@ class CallSession:
     async def _on_speech_stopped(self, event: InputAudioBufferSpeechStoppedEvent) -> None:
         self._speech_active = False
         self.timer.speech_stopped()
+        self.transcript.caller_turn(event.item_id)
 
     async def _on_response_created(self, event: ResponseCreatedEvent) -> None:
         if event.response.id is None:
@@ -332,15 +342,8 @@ class CallSession:
             self.touch_record()
 
     async def _on_error(self, event: RealtimeErrorEvent) -> None:
-        error = event.error
-        code = error.code or error.type
-        if code in RECOVERABLE_ERROR_CODES:
-            self.log.info("realtime_recoverable_error", code=code)
-            return
-        metrics.REALTIME_ERRORS.labels(code=str(code)[:64]).inc()
-        self.record.realtime_errors.append(f"{code}: {error.message}"[:300])
-        self.touch_record()
-        self.log.error("realtime_error", code=code, message=error.message, param=error.param)
+        if note_realtime_error(self.record, event.error):
+            self.touch_record()
 
     async def _on_function_call(self, event: ResponseFunctionCallArgumentsDoneEvent) -> None:
         self.tools.start(event.response_id, event.call_id, event.name, event.arguments)

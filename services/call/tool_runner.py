@@ -91,6 +91,11 @@ class ToolRunner:
             batch.response_done = True
             await self._maybe_follow_up(response_id)
 
+    def forget_batches(self) -> None:
+        """The session that asked for these calls is gone: no follow-up for them (the new session gets
+        their results in the replayed conversation)."""
+        self._batches.clear()
+
     def cancel(self) -> list[asyncio.Task[None]]:
         tasks = list(self.tasks)
         for task in tasks:

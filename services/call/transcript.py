@@ -15,13 +15,25 @@ class Transcript:
     def __init__(self, lines: list[TranscriptLine]) -> None:
         self.lines = lines  # the call record's list, appended in place
         self._assistant: dict[str, TranscriptLine] = {}
+        self._caller: dict[str, TranscriptLine] = {}  # turns whose transcription has not arrived yet
         self._heard_share: dict[str, float] = {}
+
+    def caller_turn(self, item_id: str) -> None:
+        """The caller finished a turn: hold its place, so the transcript keeps the spoken order even
+        though transcription arrives after the answer has begun."""
+        if item_id not in self._caller:
+            line = self._caller[item_id] = TranscriptLine(role="caller", text="", item_id=item_id)
+            self.lines.append(line)
 
     def add_caller(self, item_id: str | None, text: str | None) -> bool:
         text = (text or "").strip()
         if not text:
             return False
-        self.lines.append(TranscriptLine(role="caller", text=text, item_id=item_id))
+        line = self._caller.pop(item_id, None) if item_id else None
+        if line is None:
+            self.lines.append(TranscriptLine(role="caller", text=text, item_id=item_id))
+        else:
+            line.text = text
         return True
 
     def add_assistant(self, item_id: str, text: str | None) -> bool:
@@ -41,6 +53,11 @@ class Transcript:
         line = self._assistant.get(item_id)
         if line is not None:
             _cut(line, share)
+
+    def caller_is_waiting(self) -> bool:
+        """The caller's line is the last one: nobody has answered it yet."""
+        spoken = [line for line in self.lines if line.role != "system" and line.text]
+        return bool(spoken) and spoken[-1].role == "caller"
 
     def summary(self, max_lines: int = 12) -> str:
         """The last lines of the conversation, e.g. for a transfer summary."""

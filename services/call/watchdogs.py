@@ -27,7 +27,7 @@ class SilenceHost(Protocol):
         """How many times the caller has started speaking."""
         ...
 
-    async def prompt_caller(self, instruction: str) -> None: ...
+    async def tell_model(self, instruction: str) -> None: ...
 
     async def say_goodbye_and_hang_up(self, instruction: str, end_reason: str) -> None: ...
 
@@ -52,7 +52,7 @@ async def watch_silence(host: SilenceHost, agent: AgentConfig) -> None:
         if prompts < agent.silence_prompts_before_hangup:
             prompts += 1
             log.info("caller_silent_prompt")
-            await host.prompt_caller(agent.silence_prompt_instruction)
+            await host.tell_model(agent.silence_prompt_instruction)
         else:
             log.info("caller_silent_goodbye")
             await host.say_goodbye_and_hang_up(agent.silence_goodbye_instruction, "caller_silent")
@@ -63,3 +63,25 @@ async def enforce_max_duration(host: SilenceHost, max_duration_s: float) -> None
     await asyncio.sleep(max_duration_s)
     log.warning("max_call_duration_reached")
     host.end("max_duration")
+
+
+class RotationHost(Protocol):
+    def conversation_is_idle(self) -> bool: ...
+
+    async def rotate_session(self) -> None: ...
+
+
+class SessionAge(Protocol):
+    @property
+    def age_s(self) -> float: ...
+
+    @property
+    def down(self) -> bool: ...
+
+
+async def rotate_before_cap(host: RotationHost, link: SessionAge, max_age_s: float) -> None:
+    """Once the Realtime session is `max_age_s` old, move the call to a new one at a quiet moment."""
+    while True:
+        await asyncio.sleep(POLL_S)
+        if link.age_s >= max_age_s and not link.down and host.conversation_is_idle():
+            await host.rotate_session()

@@ -2,17 +2,15 @@
 
 The session runs `HumanHandoff.transfer` once the line announcing it has played. A transfer replaces
 the call's TwiML through the REST API with a `<Dial>` of the agent; that also ends our media stream,
-and Twilio's `stop` is recorded as "transferred", not a hang-up. A redirect Twilio refuses is retried
-(transient errors only); when it still fails, the call goes back to the conversation.
+and Twilio's `stop` is recorded as "transferred", not a hang-up. `TwilioRest` retries a redirect
+Twilio refuses (transient errors only, `REDIRECT_ATTEMPTS` attempts) and fails fast while its circuit
+breaker is open; when it still fails, the call goes back to the conversation.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-import aiohttp
-import stamina
-from twilio.base.exceptions import TwilioRestException
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from config.settings import Settings
@@ -22,7 +20,7 @@ from services import metrics
 from services.call.ports import CallControl
 from services.call_tokens import CallTokens
 from services.store.transfers import TransferRepository
-from services.telephony.twilio_rest import TwilioRest
+from services.telephony.twilio_rest import RETRY_ATTEMPTS, TwilioRest
 from utils.logger import get_logger
 from utils.privacy import mask_phone
 
@@ -32,36 +30,25 @@ log = get_logger(__name__)
 # plus Twilio's own set-up time. Far longer than a stream token, so it gets its own, scoped token.
 WHISPER_TOKEN_TTL_S = 600
 DIAL_TIMEOUT_S = 20
-REDIRECT_ATTEMPTS = 3
+REDIRECT_ATTEMPTS = RETRY_ATTEMPTS  # the retry policy is TwilioRest's, for every idempotent request
 
 # Bookkeeping that must outlive the call session that started it (see `transfer`).
 _BACKGROUND: set[asyncio.Task[bool]] = set()
 
 
-def whisper_token_subject(call_sid: str) -> str:
-    """What a whisper token is bound to: never valid as a media-stream token for the same call."""
-    return f"whisper:{call_sid}"
-
-
-def is_transient(error: Exception) -> bool:
-    """Worth another try: Twilio's 5xx / 429, or the network. A 4xx will not change on retry."""
-    if isinstance(error, TwilioRestException):
-        status = int(error.status)
-        return status >= 500 or status == 429
-    return isinstance(error, aiohttp.ClientError | TimeoutError | ConnectionError)
-
-
 class HumanHandoff:
-    def __init__(self, settings: Settings, rest: TwilioRest, transfers: TransferRepository) -> None:
+    def __init__(
+        self, settings: Settings, rest: TwilioRest, transfers: TransferRepository, whisper_tokens: CallTokens
+    ) -> None:
         self._settings = settings
         self._rest = rest
         self._transfers = transfers
-        self.whisper_tokens = CallTokens(settings.twilio_auth_token.get_secret_value(), WHISPER_TOKEN_TTL_S)
+        self.whisper_tokens = whisper_tokens  # their own key: never valid as a stream token
 
     def dial_twiml(self, call_sid: str) -> str:
         """`<Dial>` the human agent; the whisper tells the agent who is calling before bridging."""
         settings = self._settings
-        token = self.whisper_tokens.issue(whisper_token_subject(call_sid))
+        token = self.whisper_tokens.issue(call_sid)
         response = VoiceResponse()
         dial = Dial(
             action=settings.public_url(f"/transfer-result?call_sid={call_sid}"),
@@ -99,7 +86,7 @@ class HumanHandoff:
     async def _redirect_to_agent(self, call: CallControl) -> bool:
         call_sid, record = call.info.call_sid, call.record
         try:
-            await self._redirect(call_sid, self.dial_twiml(call_sid))
+            await self._rest.redirect_call(call_sid, self.dial_twiml(call_sid))
         except Exception as error:
             record.status = "in_progress"
             if record.transfer is not None:
@@ -113,9 +100,3 @@ class HumanHandoff:
         log.info("transfer_dialing", call_sid=call_sid)
         await self._transfers.set_status(call_sid, "dialing")
         return True
-
-    @stamina.retry(
-        on=is_transient, attempts=REDIRECT_ATTEMPTS, wait_initial=0.2, wait_max=1.0, wait_jitter=0.2, timeout=10.0
-    )
-    async def _redirect(self, call_sid: str, twiml: str) -> None:
-        await self._rest.redirect_call(call_sid, twiml)

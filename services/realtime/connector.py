@@ -39,15 +39,24 @@ class RealtimeConnector:
         )
         return await asyncio.wait_for(manager.enter(), timeout=self._settings.openai_connect_timeout_s)
 
+    async def open_configured(self) -> AsyncRealtimeConnection:
+        """A connection with our session configuration applied (the one place it is built)."""
+        rt = await self.open()
+        try:
+            session = build_session_config(self._settings, self._agent, self._tools)
+            await rt.session.update(session=session)  # type: ignore[arg-type]
+        except BaseException:
+            await rt.close()
+            raise
+        return rt
+
     async def open_conversation(self, greeting: str) -> AsyncRealtimeConnection:
         """A configured session whose greeting is already under way: the assistant speaks first.
 
         The one place a conversation is opened, whether at webhook time (pre-open) or by the stream.
         """
-        rt = await self.open()
+        rt = await self.open_configured()
         try:
-            session = build_session_config(self._settings, self._agent, self._tools)
-            await rt.session.update(session=session)  # type: ignore[arg-type]
             await rt.response.create(response={"instructions": greeting})
         except BaseException:
             await rt.close()

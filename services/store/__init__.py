@@ -7,7 +7,8 @@ never raw documents; the `calls` repository returns documents (with `call_sid`),
 project and validate as they need.
 
 Modules: `client` (the process-wide client), `base` (the generic repository), one module per
-collection (`customers`, `orders`, `products`, `tickets`, `transfers`, `calls`), `product_search`
+collection (`customers`, `orders`, `products`, `tickets`, `transfers`, `calls`, `stream_claims`,
+`otp_codes` (one-time codes), `sms_quota` (daily SMS counters)), `product_search`
 (fuzzy matching of spoken product names), `database` (all repositories of one database) and `seed`
 (the sample data set). Import what you need from its module; this package imports nothing itself.
 """

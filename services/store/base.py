@@ -7,9 +7,13 @@ from typing import Generic, TypeVar
 
 from pymongo import IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import OperationFailure
 
 from models.commerce import CommerceDocument
 from services.store.client import Document
+from utils.logger import get_logger
+
+log = get_logger(__name__)
 
 M = TypeVar("M", bound=CommerceDocument)
 
@@ -26,7 +30,14 @@ class IndexedCollection:
         # One index per command: FerretDB 1.24 drops the connection when a multi-index
         # `createIndexes` names indexes that already exist (a second start-up would fail).
         for index in self.indexes:
-            await self.collection.create_indexes([index])
+            try:
+                await self.collection.create_indexes([index])
+            except OperationFailure as error:
+                # FerretDB 1.24 has no TTL indexes (code 238, NotImplemented). Expiry is a clean-up
+                # there, never a correctness rule: every reader checks `expires_at` itself.
+                if error.code != 238 or "expireAfterSeconds" not in index.document:
+                    raise
+                log.info("ttl_index_unsupported", collection=self.collection.name, index=index.document["name"])
 
 
 class Repository(IndexedCollection, Generic[M]):

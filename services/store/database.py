@@ -10,13 +10,18 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from services.store.base import IndexedCollection
+from services.store.call_counters import CallCounterRepository
 from services.store.calls import CALLS_COLLECTION, CallRepository
 from services.store.client import Document
 from services.store.customers import CustomerRepository
 from services.store.orders import OrderRepository
+from services.store.otp_codes import OtpCodeRepository
 from services.store.products import ProductRepository
+from services.store.sms_quota import SmsQuotaRepository
+from services.store.stream_claims import StreamClaimRepository
 from services.store.tickets import TicketRepository
 from services.store.transfers import TransferRepository
+from services.store.verification_failures import VerificationFailureRepository
 
 
 class Database:
@@ -35,10 +40,27 @@ class Database:
         self.tickets = TicketRepository(self.raw["tickets"])
         self.transfers = TransferRepository(self.raw["transfers"])
         self.calls = CallRepository(self.raw[CALLS_COLLECTION])
+        self.stream_claims = StreamClaimRepository(self.raw["stream_claims"])
+        self.otp_codes = OtpCodeRepository(self.raw["otp_codes"])
+        self.sms_quota = SmsQuotaRepository(self.raw["sms_quota"])
+        self.call_counters = CallCounterRepository(self.raw["call_counters"])
+        self.verification_failures = VerificationFailureRepository(self.raw["verification_failures"])
 
     @property
     def repositories(self) -> tuple[IndexedCollection, ...]:
-        return (self.customers, self.orders, self.products, self.tickets, self.transfers, self.calls)
+        return (
+            self.customers,
+            self.orders,
+            self.products,
+            self.tickets,
+            self.transfers,
+            self.calls,
+            self.stream_claims,
+            self.otp_codes,
+            self.sms_quota,
+            self.call_counters,
+            self.verification_failures,
+        )
 
     async def ensure_indexes(self) -> None:
         for repository in self.repositories:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from models.commerce import Department, Transfer, TransferStatus, utc_now
+from models.commerce import CallerVerification, Department, Transfer, TransferStatus, utc_now
 from services.metrics import DB_ERRORS
 from services.store.base import Repository
 from utils.logger import get_logger
@@ -20,7 +20,14 @@ class TransferRepository(Repository[Transfer]):
     indexes = (IndexModel([("call_sid", ASCENDING)], unique=True, name="call_sid_unique"),)
 
     async def request(
-        self, *, call_sid: str, phone: str | None, reason: str, department: Department, summary: str
+        self,
+        *,
+        call_sid: str,
+        phone: str | None,
+        reason: str,
+        department: Department,
+        summary: str,
+        verification: CallerVerification = "none",
     ) -> tuple[Transfer, bool]:
         """Record the call's transfer unless it has one; returns (transfer, created)."""
         now = utc_now()
@@ -30,6 +37,7 @@ class TransferRepository(Repository[Transfer]):
             reason=reason,
             department=department,
             summary=summary,
+            verification=verification,
             created_at=now,
             updated_at=now,
         )

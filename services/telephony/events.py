@@ -56,6 +56,7 @@ class CallInfo:
     called: str | None
     direction: Literal["inbound", "outbound"]
     purpose: str | None = None
+    attestation: str | None = None  # STIR/SHAKEN verification of the caller id, as the carrier reports it
 
 
 class MediaStream(Protocol):

@@ -103,23 +103,32 @@ def call_info(start: StartPayload) -> CallInfo:
         called=params.get("called") or None,
         direction="outbound" if params.get("direction") == "outbound" else "inbound",
         purpose=params.get("purpose") or None,
+        attestation=params.get("attestation") or None,
     )
 
 
 async def read_start(websocket: WebSocket) -> StartPayload | None:
-    """Read `connected` then `start`; anything else first (or nothing in time) means not a Twilio stream."""
+    """Read `connected` then `start`; anything else first (or nothing in time) means not a Twilio stream.
+
+    Whatever a client sends here — binary frames, JSON that is not an object, a huge or malformed start
+    — ends in None, never an exception: this runs before the stream is authenticated.
+    """
     try:
         async with asyncio.timeout(START_TIMEOUT_S):
-            while True:
-                message = orjson.loads(await websocket.receive_text())
-                event = message.get("event") if isinstance(message, dict) else None
-                if event == "connected":
-                    continue
+            for _ in range(3):  # `connected`, then `start`; a client that chatters is not Twilio
+                message = await websocket.receive()
+                text = message.get("text")
+                if message["type"] != "websocket.receive" or not isinstance(text, str) or len(text) > 16_384:
+                    return None
+                parsed = orjson.loads(text)
+                event = parsed.get("event") if isinstance(parsed, dict) else None
                 if event == "start":
-                    return StartMessage.model_validate(message).start
-                return None
-    except (TimeoutError, ValueError, ValidationError, orjson.JSONDecodeError, RuntimeError, WebSocketDisconnect):
+                    return StartMessage.model_validate(parsed).start
+                if event != "connected":
+                    return None
+    except (TimeoutError, ValueError, ValidationError, RuntimeError, WebSocketDisconnect):
         return None
+    return None
 
 
 class TwilioMediaStream:

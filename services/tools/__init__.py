@@ -1,8 +1,9 @@
-"""The assistant's tools: one registry (schemas + dispatch) and the five tools behind it.
+"""The assistant's tools: one registry (schemas + dispatch) and the six tools behind it.
 
 Tool outputs are read aloud, so they are short, in Indian formats (₹1,23,456, "5 March 2026"), and never
-carry another customer's data: an order is shown only to the phone it belongs to, or after the caller
-passes verification.
+carry another customer's data: an order's status is shown to the phone it belongs to (or after its
+delivery pincode), its tracking, amounts, payment and refund only after a one-time code texted to the
+number on file (`services.tools.verification`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from models.tools import (
     CreateTicketArgs,
     EndCallArgs,
     LookupOrderArgs,
+    SendVerificationCodeArgs,
     TransferToHumanArgs,
 )
 from services.tools.handoff import end_call, support_hours_text, transfer_to_human, within_support_hours
@@ -24,9 +26,11 @@ from services.tools.registry import (
     ToolResult,
     compact_schema,
     failure,
+    json_safe,
     success,
 )
 from services.tools.tickets import create_ticket
+from services.tools.verification import send_verification_code
 
 __all__ = [
     "ToolContext",
@@ -39,8 +43,10 @@ __all__ = [
     "create_ticket",
     "end_call",
     "failure",
+    "json_safe",
     "lookup_order",
     "order_view",
+    "send_verification_code",
     "success",
     "support_hours_text",
     "transfer_to_human",
@@ -55,12 +61,19 @@ def build_tool_registry() -> ToolRegistry:
     registry = ToolRegistry()
     registry.register(
         "lookup_order",
-        "Get an order's status, items, amount and delivery date, or the caller's recent orders when no "
-        "order number is given. Pass the order number exactly as the caller said it (spoken digits in "
-        "Hindi or English are fine). If the result asks for verification, ask the caller and call again "
-        "with `verification`.",
+        "Get an order's status, items and delivery date, or the caller's recent orders when no order number "
+        "is given. Pass the order number exactly as the caller said it (spoken digits in Hindi or English are "
+        "fine). If the result asks for verification, ask for the delivery pincode and call again with "
+        "`verification`. Tracking, amounts, payment and refunds come only with `verification_code`.",
         LookupOrderArgs,
         lookup_order,
+    )
+    registry.register(
+        "send_verification_code",
+        "Text a six-digit one-time code to the mobile number registered on an order, so the caller can prove "
+        "it is theirs: needed for tracking, amount, payment and refund details, and for a cancellation.",
+        SendVerificationCodeArgs,
+        send_verification_code,
     )
     registry.register(
         "check_product_availability",

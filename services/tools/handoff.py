@@ -88,11 +88,19 @@ async def transfer_to_human(args: TransferToHumanArgs, ctx: ToolContext) -> Tool
             reason=args.reason,
             department=args.department,
             summary=summary,
+            verification=ctx.verification,
         )
     except PyMongoError as error:
         # A person can still help when our records are down: move the call, flag the missing record.
         log.warning("transfer_record_failed", call_sid=ctx.call_sid, error=type(error).__name__)
-        transfer = Transfer(call_sid=ctx.call_sid, reason=args.reason, department=args.department, summary=summary)
+        transfer = Transfer(
+            call_sid=ctx.call_sid,
+            phone=ctx.caller_phone,
+            reason=args.reason,
+            department=args.department,
+            summary=summary,
+            verification=ctx.verification,
+        )
         created, recorded = True, False
     if transfer.status in ("failed", "unavailable"):
         return failure(
@@ -108,13 +116,21 @@ async def transfer_to_human(args: TransferToHumanArgs, ctx: ToolContext) -> Tool
         "department": transfer.department,
         "reason": transfer.reason,
         "summary": transfer.summary,
+        # How the caller proved who they are (none / pincode / caller_id / otp): the agent is told, and
+        # verifies further before acting on anything sensitive.
+        "verification": ctx.verification,
         "message_for_caller": "I am connecting you to our support team now. Please stay on the line.",
     }
     if not created:
         out["already_requested"] = True
     if not recorded:
         out["recorded"] = False
-    request = TransferRequested(reason=transfer.reason, department=transfer.department, summary=transfer.summary)
+    request = TransferRequested(
+        reason=transfer.reason,
+        department=transfer.department,
+        summary=transfer.summary,
+        verification=ctx.verification,
+    )
     return success(ToolEffects(transfer_requested=request), **out)
 
 

@@ -1,4 +1,10 @@
-"""`lookup_order`: an order is disclosed only to the phone it belongs to, or after verification."""
+"""`lookup_order`: what of an order a caller may hear depends on how they proved who they are.
+
+The order's own number calling (caller ID) hears its status, delivery date and items; tracking,
+courier, amounts, payment and refunds need a one-time code (`services.tools.verification`); the
+delivery pincode unlocks one other customer's order, its status only. Everything else gets the
+same refusal, whether the order exists or not.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,13 @@ from models.tools import (
     LookupOrderArgs,
 )
 from services.tools.registry import ToolContext, ToolReply, failure, success
+from services.tools.verification import check_code, spoken_code
+from services.tools.verification_limits import locked_reply, take_attempt
 from utils.hinglish import (
     format_date_indian,
     format_inr,
     normalize_digits,
     normalize_order_id,
-    normalize_phone,
     speak_digits,
 )
 from utils.logger import get_logger
@@ -50,18 +57,20 @@ def _items_text(order: Order) -> str:
     return "; ".join(parts) + (f"; and {extra} more" if extra > 0 else "")
 
 
-def order_view(order: Order, ctx: ToolContext, brief: bool = False) -> dict[str, Any]:
-    """An order as the assistant should say it. `brief` drops courier details for lists."""
+def order_view(order: Order, ctx: ToolContext, *, brief: bool = False, details: bool = False) -> dict[str, Any]:
+    """An order as the assistant should say it.
+
+    Without `details` only what a caller ID may unlock: status, delivery date, items. `details` (after a
+    one-time code) adds the amount, payment, courier and tracking, and the refund. `brief` drops courier
+    details for lists.
+    """
     now = ctx.local_now()
-    total = format_inr(order.total_inr)
     view: dict[str, Any] = {
         "order_id": order.order_id,
         "order_id_spoken": speak_digits(order.order_id),
         "status": order.status,
         "status_text": _STATUS_TEXT[order.status],
         "items": _items_text(order),
-        "total": total,
-        "payment": _PAYMENT_TEXT[order.payment_method],
         "placed_on": format_date_indian(order.placed_at.astimezone(now.tzinfo)),
     }
     if order.status in _IN_TRANSIT and order.expected_delivery:
@@ -70,6 +79,11 @@ def order_view(order: Order, ctx: ToolContext, brief: bool = False) -> dict[str,
             view["delayed"] = True
     if order.delivered_on:
         view["delivered_on"] = format_date_indian(order.delivered_on)
+    if not details:
+        return view
+    total = format_inr(order.total_inr)
+    view["total"] = total
+    view["payment"] = _PAYMENT_TEXT[order.payment_method]
     if order.courier and not brief and order.status not in ("placed", "cancelled"):
         view["courier"] = order.courier
         if order.tracking_id:
@@ -82,24 +96,28 @@ def order_view(order: Order, ctx: ToolContext, brief: bool = False) -> dict[str,
 # ------------------------------------------------------------------------------------------ lookup_order
 
 _ASK_VERIFICATION = (
-    "For your safety, please tell me the delivery pincode, or the last four digits of the phone number on this order."
+    "For your safety, please tell me the six-digit delivery pincode of this order. Or I can send a one-time "
+    "code by SMS to the mobile number registered on it."
 )
-_VERIFICATION_LOCKED = (
-    "Sorry, I cannot share order details on this call. Please call from your registered number, "
-    "or I can raise a ticket for you."
+_DETAILS_NEED_CODE = (
+    "Tracking, courier, amount, payment and refund details need a one-time code: offer send_verification_code "
+    "for this order, then call lookup_order again with verification_code."
 )
 
 
-def _verification_matches(answer: str, order: Order, customer: Customer | None) -> bool:
-    """The order's delivery pincode or the owner's registered pincode (6 digits), the last four digits
-    of the owner's number, or the whole number."""
-    digits = normalize_digits(answer) or ""
-    if len(digits) == 6:
-        pincodes = {order.shipping_pincode} | ({customer.pincode} if customer else set())
-        return digits in pincodes
-    if len(digits) == 4:
-        return digits == order.customer_phone[-4:]
-    return normalize_phone(answer) == order.customer_phone
+def _pincode_matches(pincode: str, order: Order, customer: Customer | None) -> bool:
+    """The order's delivery pincode or the owner's registered pincode. Phone-derived answers (the last
+    four digits, the whole number) are no factor: anyone who knows the number knows them."""
+    return pincode in {order.shipping_pincode} | ({customer.pincode} if customer else set())
+
+
+def _shown(order: Order, ctx: ToolContext) -> ToolReply:
+    """The order as far as this caller may hear it (they may see at least its status)."""
+    if ctx.may_see_details(order.customer_phone):
+        return success(order=order_view(order, ctx, details=True))
+    if order.customer_phone == ctx.caller_phone:
+        ctx.note_verification("caller_id")
+    return success(order=order_view(order, ctx), next_step=_DETAILS_NEED_CODE)
 
 
 async def lookup_order(args: LookupOrderArgs, ctx: ToolContext) -> ToolReply:
@@ -113,32 +131,93 @@ async def lookup_order(args: LookupOrderArgs, ctx: ToolContext) -> ToolReply:
             "Please say it again slowly.",
         )
     order = await ctx.db.orders.get(order_id)
-    if order is not None and ctx.may_see(order.customer_phone):
-        return success(order=order_view(order, ctx))
+    if args.verification_code is not None and not (order is not None and ctx.may_see_details(order.customer_phone)):
+        return await _with_code(args.verification_code, order_id, order, ctx)
+    if order is not None and ctx.may_see_order(order):
+        return _shown(order, ctx)
     # From here on, "no such order" and "someone else's order" must look exactly the same,
     # so a caller learns neither whether the order exists nor whose it is.
     if ctx.verification_locked():
-        return failure("verification_locked", _VERIFICATION_LOCKED)
+        return locked_reply()
     if args.verification is None:
         return failure("verification_required", _ASK_VERIFICATION)
-    if normalize_digits(args.verification) is None:  # no number in it at all: not an attempt
-        return failure("verification_unclear", "Sorry, I did not catch that. " + _ASK_VERIFICATION)
+    pincode = normalize_digits(args.verification)
+    if pincode is None or len(pincode) != 6:  # not a pincode at all: not an attempt
+        return failure(
+            "verification_unclear",
+            "Sorry, I need the six-digit delivery pincode of this order. Or I can send a one-time code by SMS "
+            "to the mobile number registered on it.",
+        )
     customer = await ctx.db.customers.get(order.customer_phone) if order is not None else None
-    # Re-checked after the await: a parallel lookup in the same call may have used the last attempt.
+    # Counted across calls for the order and the caller's number before the pincode is compared.
+    attempt = await take_attempt(ctx, order_id)
+    if isinstance(attempt, ToolReply):
+        return attempt
+    # Re-checked after the awaits: a parallel lookup in the same call may have used the last attempt.
     if ctx.verification_locked():
-        return failure("verification_locked", _VERIFICATION_LOCKED)
-    if order is not None and _verification_matches(args.verification, order, customer):
-        ctx.verified_phones.add(order.customer_phone)
-        log.info("verification_passed", call_sid=ctx.call_sid, caller=mask_phone(ctx.caller_phone or ""))
-        return success(order=order_view(order, ctx))
+        await attempt.passed()  # no pincode was compared
+        return locked_reply()
+    if order is not None and _pincode_matches(pincode, order, customer):
+        ctx.pincode_orders.add(order.order_id)
+        ctx.note_verification("pincode")
+        caller = mask_phone(ctx.caller_phone or "")
+        log.info("verification_passed", call_sid=ctx.call_sid, method="pincode", caller=caller)
+        await attempt.passed()
+        return success(order=order_view(order, ctx), next_step=_DETAILS_NEED_CODE)
     ctx.failed_verifications += 1
     log.info("verification_failed", call_sid=ctx.call_sid, attempts=ctx.failed_verifications)
-    if ctx.verification_locked():
-        return failure("verification_locked", _VERIFICATION_LOCKED)
+    attempts_left = _fewest(ctx.settings.max_verification_attempts - ctx.failed_verifications, attempt.attempts_left())
+    if ctx.verification_locked() or attempts_left <= 0:
+        return locked_reply()
     return failure(
         "verification_failed",
-        "Sorry, those details do not match. Please check the order number and the details, and try again.",
-        attempts_left=ctx.settings.max_verification_attempts - ctx.failed_verifications,
+        "Sorry, that pincode does not match. Please check the order number and the pincode, and try again.",
+        attempts_left=attempts_left,
+    )
+
+
+def _fewest(in_call: int, across_calls: int | None) -> int:
+    return in_call if across_calls is None else min(in_call, across_calls)
+
+
+async def _with_code(spoken: str, order_id: str, order: Order | None, ctx: ToolContext) -> ToolReply:
+    """A one-time code for this order: the same answers whether the order exists or whose it is."""
+    code = spoken_code(spoken)
+    if code is None:  # not six digits: not an attempt
+        return failure("code_unclear", "Sorry, I did not catch the code. Please say the six digits of the SMS again.")
+    # The code goes to the order's number: tried from that number, strangers' failures on the order do
+    # not hold it back (`services.tools.verification_limits`); the caller's number always counts.
+    from_owner = order is not None and order.customer_phone == ctx.caller_phone
+    attempt = await take_attempt(ctx, order_id, from_owner=from_owner)
+    if isinstance(attempt, ToolReply):
+        return attempt
+    check = await check_code(ctx, order_id, code)
+    if check.outcome == "verified" and order is not None:
+        ctx.verified_phones.add(order.customer_phone)
+        ctx.note_verification("otp")
+        log.info("verification_passed", call_sid=ctx.call_sid, method="otp", caller=mask_phone(ctx.caller_phone or ""))
+        await attempt.passed()
+        return success(order=order_view(order, ctx, details=True))
+    log.info("verification_code_failed", call_sid=ctx.call_sid, outcome=check.outcome)
+    if check.outcome == "expired":  # no code was compared (none on this call, used, or out of time): no guess
+        await attempt.passed()
+        return failure(
+            "code_expired",
+            "Sorry, that code is not valid any more: codes work once, for a few minutes. Shall I send a new one?",
+        )
+    if check.outcome == "locked":
+        return failure(
+            "code_locked",
+            "Sorry, that code is wrong too many times, so I cannot verify this order on this call. I can raise a "
+            "ticket, or connect you to our team.",
+        )
+    attempts_left = _fewest(check.attempts_left, attempt.attempts_left())
+    if attempts_left <= 0:
+        return locked_reply()
+    return failure(
+        "code_incorrect",
+        "Sorry, that code does not match. Please check the SMS and tell me the six digits again.",
+        attempts_left=attempts_left,
     )
 
 
@@ -153,7 +232,10 @@ async def _recent_orders(ctx: ToolContext) -> ToolReply:
             "no_orders_for_caller",
             "I could not find any orders on this phone number. Please tell me the order number.",
         )
+    details = ctx.may_see_details(ctx.caller_phone)
+    if not details:
+        ctx.note_verification("caller_id")
     return success(
-        orders=[order_view(order, ctx, brief=True) for order in orders],
+        orders=[order_view(order, ctx, brief=True, details=details) for order in orders],
         next_step="If there is more than one order, ask which one the caller means.",
     )

@@ -6,9 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from models.commerce import Product
-from models.tools import (
-    CheckProductAvailabilityArgs,
-)
+from models.tools import MAX_QUANTITY, CheckProductAvailabilityArgs
 from services.tools.registry import ToolContext, ToolReply, failure, success
 from utils.hinglish import (
     format_date_indian,
@@ -53,6 +51,12 @@ async def check_product_availability(args: CheckProductAvailabilityArgs, ctx: To
         parsed = parse_quantity(args.quantity)
         if parsed is None or parsed < 1:
             return failure("invalid_quantity", "Sorry, how many pieces do you need?")
+        if parsed > MAX_QUANTITY:  # e.g. twenty digits: never a quantity, and past what JSON and BSON carry
+            return failure(
+                "invalid_quantity",
+                f"Sorry, I can check at most {MAX_QUANTITY} pieces at a time. How many do you need?",
+                max_quantity=MAX_QUANTITY,
+            )
         quantity = parsed
     pincode: str | None = None
     registered = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,31 +21,55 @@ from pydantic import BaseModel, Field, ValidationError
 from pymongo.errors import PyMongoError
 
 from config.settings import Settings
-from models.commerce import Ticket, utc_now
+from models.commerce import CALLER_VERIFICATIONS, CallerVerification, Order, Ticket, utc_now
 from models.tools import NO_EFFECTS, ToolEffects
 from services.store.database import Database
 from utils.logger import get_logger
+from utils.phone import e164_or_none
 
 log = get_logger(__name__)
 
 # ------------------------------------------------------------------------------------------ context
 
 
+SendSms = Callable[[str, str], Awaitable[bool]]
+"""(E.164 number, text) -> whether it was sent; applies the SMS country rules and daily cap."""
+
+_VERIFICATION_RANK = {method: rank for rank, method in enumerate(CALLER_VERIFICATIONS)}
+
+
 @dataclass
 class ToolContext:
-    """Everything a tool may know about the call it runs in; one per call, owned by the call session."""
+    """Everything a tool may know about the call it runs in; one per call, owned by the call session.
+
+    Who may hear what (`services.tools.orders`):
+    - the caller's own orders (caller ID = the order's phone): status, delivery date, items;
+    - any order of a customer who proved their number with a one-time code (`verified_phones`):
+      everything, tracking, refund, amount and payment included;
+    - one order whose delivery pincode the caller gave (`pincode_orders`): its status only.
+    """
 
     call_sid: str
-    caller_phone: str | None  # E.164 from Twilio "From"
+    caller_phone: str | None  # E.164 from Twilio "From"; None for SIP / client callers (set in __post_init__)
     db: Database
     settings: Settings
     conversation_summary: Callable[[], str]
-    verified_phones: set[str] = field(default_factory=set)  # owners whose orders this caller may hear
+    verified_phones: set[str] = field(default_factory=set)  # owners who proved their number with a code
+    pincode_orders: set[str] = field(default_factory=set)  # orders unlocked (status only) by their pincode
+    # Wrong pincodes in this call; one-time code attempts, and every failure across calls (per order and
+    # per caller number, `services.tools.verification_limits`), are counted in the database.
     failed_verifications: int = 0
-    clock: Callable[[], datetime] = utc_now  # injectable so support hours can be tested
+    verification: CallerVerification = "none"  # the strongest check the caller passed (for staff)
+    send_sms: SendSms | None = None  # texts the one-time codes; None: no codes can be sent
+    codes_requested: int = 0
+    clock: Callable[[], datetime] = utc_now  # injectable so support hours and failure windows can be tested
     # Tickets filed in this call by (category, order id): a retried tool call must not file twice.
     tickets: dict[tuple[str, str | None], Ticket] = field(default_factory=dict)
     ticket_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        # Only an E.164 number identifies a caller; a SIP URI or "client:alice" files tickets without one.
+        self.caller_phone = e164_or_none(self.caller_phone)
 
     def verification_locked(self) -> bool:
         """A method, not a property: it changes as `failed_verifications` grows, and callers re-check it
@@ -52,7 +77,21 @@ class ToolContext:
         return self.failed_verifications >= self.settings.max_verification_attempts
 
     def may_see(self, owner_phone: str) -> bool:
+        """Low-risk details of this customer's orders (status, delivery date, items)."""
         return owner_phone == self.caller_phone or owner_phone in self.verified_phones
+
+    def may_see_order(self, order: Order) -> bool:
+        """Low-risk details of this order: the customer's, or one unlocked by its delivery pincode."""
+        return self.may_see(order.customer_phone) or order.order_id in self.pincode_orders
+
+    def may_see_details(self, owner_phone: str) -> bool:
+        """Tracking, refund, amount and payment details, and cancelling: only after a one-time code."""
+        return owner_phone in self.verified_phones
+
+    def note_verification(self, method: CallerVerification) -> None:
+        """Remember a check the caller passed; the strongest one is what staff are told."""
+        if _VERIFICATION_RANK[method] > _VERIFICATION_RANK[self.verification]:
+            self.verification = method
 
     def local_now(self) -> datetime:
         return self.clock().astimezone(ZoneInfo(self.settings.support_timezone))
@@ -213,9 +252,9 @@ class ToolRegistry:
         return ToolResult(
             call_id=call_id,
             name=name,
-            arguments=arguments,
+            arguments=json_safe(arguments, max_text=_MAX_RECORDED_TEXT),
             ok=reply.error is None,
-            output=reply.output,
+            output=json_safe(reply.output),
             error=reply.error,
             duration_ms=(time.perf_counter() - start) * 1000,
             effects=reply.effects,
@@ -234,6 +273,40 @@ class ToolRegistry:
 
 class _BadArguments(ValueError):
     pass
+
+
+_INT64 = 2**63
+_MAX_DEPTH = 32
+_MAX_RECORDED_TEXT = 1000  # characters of one argument kept in the call record
+
+
+def json_safe(value: Any, *, max_text: int | None = None, _depth: int = 0) -> Any:
+    """`value` with only what both JSON (orjson) and BSON can carry: integers within 64 bits, finite
+    floats, string keys, bounded nesting. Anything else becomes a string, so neither the function
+    output nor the call record can fail to encode because of what a caller said or a model sent."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value if max_text is None or len(value) <= max_text else value[:max_text] + "…"
+    if isinstance(value, int):
+        return value if -_INT64 <= value < _INT64 else _long_integer_text(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if _depth >= _MAX_DEPTH:
+        return "…"
+    if isinstance(value, dict):
+        return {str(key): json_safe(item, max_text=max_text, _depth=_depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(item, max_text=max_text, _depth=_depth + 1) for item in value]
+    return json_safe(str(value), max_text=max_text)
+
+
+def _long_integer_text(value: int) -> str:
+    try:
+        text = str(value)
+    except ValueError:  # past Python's 4300-digit conversion limit
+        return f"<integer of about {int(value.bit_length() * 0.30103)} digits>"
+    return text if len(text) <= 40 else f"{text[:20]}…<{len(text)} digits>"
 
 
 def _parse_arguments(arguments_json: str | None) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import bson
+import orjson
 import pytest
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
@@ -41,6 +43,7 @@ INDIAN_DATE = re.compile(
 )
 RAHUL_ORDER = "ORD-482913"  # shipped, UPI, 3 x boAt Airdopes 141 at ₹1,299
 PRIYA_ORDER = "ORD-731205"  # returned, card, refund pending; Priya's pincode 560034
+STRANGER, OTHER_STRANGER = "+919811100001", "+919811100002"  # no orders on these numbers
 PRIYA_SECRETS = ("Priya", "Nair", "9812345678", "5678", "560034", "Sony", "4,490", "Xpressbees", "returned")
 
 
@@ -57,6 +60,13 @@ def at_ist(hour: int, minute: int = 0) -> Callable[[], datetime]:
 @pytest.fixture(scope="module")
 def registry() -> ToolRegistry:
     return build_tool_registry()
+
+
+@pytest.fixture(autouse=True)
+async def no_failures_from_earlier_tests(seeded_db: Database) -> None:
+    """Failures count across calls (per order and caller number) and the seeded database is shared by the
+    module: each test starts with none."""
+    await seeded_db.verification_failures.collection.delete_many({})
 
 
 @pytest.fixture
@@ -101,6 +111,7 @@ def test_session_tools_are_compact_realtime_function_schemas(registry: ToolRegis
     tools = registry.session_tools()
     assert [tool["name"] for tool in tools] == [
         "lookup_order",
+        "send_verification_code",
         "check_product_availability",
         "create_ticket",
         "transfer_to_human",
@@ -150,13 +161,25 @@ def test_registry_refuses_duplicate_names(registry: ToolRegistry) -> None:
 async def test_lookup_own_order_by_any_spoken_form(
     registry: ToolRegistry, make_ctx: Callable[..., ToolContext], spoken: str
 ) -> None:
-    result = await run(registry, make_ctx(), "lookup_order", {"order_id": spoken})
+    ctx = make_ctx()
+    result = await run(registry, ctx, "lookup_order", {"order_id": spoken})
     assert result.ok and result.error is None, result.output
     order = result.output["order"]
     assert order["order_id"] == RAHUL_ORDER and order["order_id_spoken"] == "O R D, 4 8 2, 9 1 3"
-    assert order["status"] == "shipped" and order["total"] == "₹3,897" and order["payment"] == "UPI"
+    assert order["status"] == "shipped" and order["items"] == "boAt Airdopes 141 Wireless Earbuds x 3"
     assert INDIAN_DATE.match(order["expected_delivery"]) and INDIAN_DATE.match(order["placed_on"])
-    assert order["courier"] and order["tracking_id"]
+    # A caller ID can be spoofed: it unlocks the status, not what a fraudster could use.
+    assert not set(order) & {"total", "payment", "courier", "tracking_id", "refund"}
+    assert "send_verification_code" in result.output["next_step"]
+    assert ctx.verification == "caller_id"
+
+
+async def test_a_verified_code_adds_tracking_amount_and_payment(
+    registry: ToolRegistry, make_ctx: Callable[..., ToolContext]
+) -> None:
+    ctx = make_ctx(verified_phones={DEMO_PHONE})  # as after a one-time code (tests/db/test_verification.py)
+    order = (await run(registry, ctx, "lookup_order", {"order_id": RAHUL_ORDER})).output["order"]
+    assert order["total"] == "₹3,897" and order["payment"] == "UPI" and order["courier"] and order["tracking_id"]
 
 
 async def test_lookup_accepts_a_number_for_the_order_id(
@@ -189,8 +212,10 @@ async def test_lookup_without_id_needs_a_known_caller(
 async def test_lookup_shows_refund_for_cancelled_prepaid_order(
     registry: ToolRegistry, make_ctx: Callable[..., ToolContext]
 ) -> None:
-    result = await run(registry, make_ctx(), "lookup_order", {"order_id": "ORD-482916"})
-    order = result.output["order"]
+    caller_id_only = (await run(registry, make_ctx(), "lookup_order", {"order_id": "ORD-482916"})).output["order"]
+    assert caller_id_only["status"] == "cancelled" and "refund" not in caller_id_only
+    ctx = make_ctx(verified_phones={DEMO_PHONE})
+    order = (await run(registry, ctx, "lookup_order", {"order_id": "ORD-482916"})).output["order"]
     assert order["status"] == "cancelled" and order["refund"] == "Refund of ₹2,980 is done"
     assert "expected_delivery" not in order
 
@@ -244,30 +269,50 @@ async def test_every_other_customers_order_gets_the_same_refusal(
         "560034",  # Priya's pincode
         "paanch chhe shunya shunya teen chaar",
         "५६००३४",
-        "5678",  # last four digits of her number
-        "paanch chhe saat aath",
-        "+91 98123 45678",  # the whole number
     ],
 )
-async def test_verification_with_pincode_or_last_four_digits_discloses(
+async def test_the_delivery_pincode_unlocks_that_orders_status_only(
     registry: ToolRegistry, make_ctx: Callable[..., ToolContext], answer: str
 ) -> None:
     ctx = make_ctx()
     result = await run(registry, ctx, "lookup_order", {"order_id": PRIYA_ORDER, "verification": answer})
     assert result.ok, result.output
-    assert result.output["order"]["order_id"] == PRIYA_ORDER
+    order = result.output["order"]
+    assert order["order_id"] == PRIYA_ORDER and order["status"] == "returned"
+    assert not set(order) & {"total", "payment", "courier", "tracking_id", "refund"}
     assert "Priya" not in text_of(result) and "9812345678" not in text_of(result)  # never the owner
-    assert OTHER_DEMO_PHONE in ctx.verified_phones
-    # Verified for the owner: their other order needs no second check in this call.
+    assert ctx.pincode_orders == {PRIYA_ORDER} and OTHER_DEMO_PHONE not in ctx.verified_phones
+    assert ctx.verification == "pincode"
+    # One order's pincode proves nothing about the owner's other orders.
     other = await run(registry, ctx, "lookup_order", {"order_id": "ORD-731206"})
-    assert other.ok and other.output["order"]["status"] == "packed"
+    assert other.error == "verification_required"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "5678",  # last four digits of her number
+        "paanch chhe saat aath",
+        "+91 98123 45678",  # the whole number
+        "9812345678",
+    ],
+)
+async def test_phone_digits_are_no_verification_factor(
+    registry: ToolRegistry, make_ctx: Callable[..., ToolContext], answer: str
+) -> None:
+    """Anyone who knows a customer's number knows its last four digits: they unlock nothing."""
+    ctx = make_ctx()
+    result = await run(registry, ctx, "lookup_order", {"order_id": PRIYA_ORDER, "verification": answer})
+    assert result.error == "verification_unclear" and "pincode" in result.output["message_for_caller"]
+    assert not any(secret in text_of(result) for secret in PRIYA_SECRETS if secret != "5678")
+    assert ctx.pincode_orders == set() and ctx.verified_phones == set() and ctx.verification == "none"
 
 
 async def test_wrong_verification_counts_attempts_and_locks(
     registry: ToolRegistry, make_ctx: Callable[..., ToolContext]
 ) -> None:
     ctx = make_ctx()
-    wrong = ["110017", "1234", "nau nau nau nau"]
+    wrong = ["110017", "400001", "nau nau nau nau nau nau"]
     first = await run(registry, ctx, "lookup_order", {"order_id": PRIYA_ORDER, "verification": wrong[0]})
     assert first.error == "verification_failed" and first.output["attempts_left"] == 2
     second = await run(registry, ctx, "lookup_order", {"order_id": PRIYA_ORDER, "verification": wrong[1]})
@@ -287,8 +332,11 @@ async def test_wrong_verification_counts_attempts_and_locks(
 async def test_failed_verification_looks_the_same_for_missing_orders(
     registry: ToolRegistry, make_ctx: Callable[..., ToolContext]
 ) -> None:
-    real = await run(registry, make_ctx(), "lookup_order", {"order_id": PRIYA_ORDER, "verification": "110001"})
-    fake = await run(registry, make_ctx(), "lookup_order", {"order_id": "ORD-999999", "verification": "110001"})
+    # Two strangers' first tries (failures count per number across calls, so not twice from one number).
+    real = await run(registry, make_ctx(STRANGER), "lookup_order", {"order_id": PRIYA_ORDER, "verification": "110001"})
+    fake = await run(
+        registry, make_ctx(OTHER_STRANGER), "lookup_order", {"order_id": "ORD-999999", "verification": "110001"}
+    )
     assert real.output == fake.output and real.error == "verification_failed"
 
 
@@ -305,7 +353,7 @@ async def test_parallel_wrong_attempts_cannot_exceed_the_limit(
 ) -> None:
     ctx = make_ctx(failed_verifications=2)
     results = await asyncio.gather(
-        *(run(registry, ctx, "lookup_order", {"order_id": PRIYA_ORDER, "verification": "1111"}) for _ in range(6))
+        *(run(registry, ctx, "lookup_order", {"order_id": PRIYA_ORDER, "verification": "111111"}) for _ in range(6))
     )
     assert ctx.failed_verifications == 3
     assert {result.error for result in results} <= {"verification_failed", "verification_locked"}
@@ -317,8 +365,8 @@ async def test_anonymous_caller_must_verify_every_order(
     ctx = make_ctx(caller=None)
     refused = await run(registry, ctx, "lookup_order", {"order_id": RAHUL_ORDER})
     assert refused.error == "verification_required"
-    verified = await run(registry, ctx, "lookup_order", {"order_id": RAHUL_ORDER, "verification": "3210"})
-    assert verified.ok
+    verified = await run(registry, ctx, "lookup_order", {"order_id": RAHUL_ORDER, "verification": "110017"})
+    assert verified.ok and "tracking_id" not in verified.output["order"]
 
 
 async def test_verification_logs_never_show_full_numbers(
@@ -326,7 +374,7 @@ async def test_verification_logs_never_show_full_numbers(
 ) -> None:
     with capture_logs() as logs:
         ctx = make_ctx()
-        await run(registry, ctx, "lookup_order", {"order_id": PRIYA_ORDER, "verification": "1111"})
+        await run(registry, ctx, "lookup_order", {"order_id": PRIYA_ORDER, "verification": "111111"})
         await run(registry, ctx, "lookup_order", {"order_id": PRIYA_ORDER, "verification": "560034"})
     assert logs
     dumped = json.dumps(logs, default=str)
@@ -504,6 +552,90 @@ async def test_create_ticket_errors(
     assert not result.ok and result.error == error
 
 
+async def test_create_ticket_with_someone_elses_order_fails_like_a_missing_one(
+    registry: ToolRegistry, make_ctx: Callable[..., ToolContext], seeded_db: Database
+) -> None:
+    """Linking a foreign order would have the agent's whisper read it to staff as the caller's."""
+    ctx = make_ctx()
+    args = {"category": "refund", "description": "Where is my refund"}
+    foreign = await run(registry, ctx, "create_ticket", {**args, "order_id": PRIYA_ORDER})
+    missing = await run(registry, ctx, "create_ticket", {**args, "order_id": "ORD-999999"})
+    assert foreign.error == "order_not_found" and foreign.output == missing.output
+    assert foreign.effects == NO_EFFECTS and foreign.output["message_for_caller"]
+    assert not any(secret in text_of(foreign) for secret in PRIYA_SECRETS)
+    assert await seeded_db.raw["tickets"].count_documents({"call_sid": ctx.call_sid}) == 0
+    # Once the order's pincode unlocked its status, the caller may cite it.
+    await run(registry, ctx, "lookup_order", {"order_id": PRIYA_ORDER, "verification": "560034"})
+    assert (await run(registry, ctx, "create_ticket", {**args, "order_id": PRIYA_ORDER})).ok
+
+
+async def test_at_most_the_cap_of_new_tickets_per_call(
+    registry: ToolRegistry, make_ctx: Callable[..., ToolContext], seeded_db: Database
+) -> None:
+    ctx = make_ctx()
+    categories = ["delivery", "refund", "return", "payment", "damaged_item", "wrong_item", "product_query", "other"]
+    requests = [{"category": category, "description": f"Issue about {category}"} for category in categories]
+    requests += [{"category": "delivery", "description": "Late", "order_id": f"ORD-48291{n}"} for n in range(3, 8)]
+    requests += [
+        {"category": "callback", "description": "Call me"},
+        {"category": "return", "description": "Return", "order_id": "ORD-482913"},
+    ]
+    assert len(requests) == 15
+    results = await asyncio.gather(*(run(registry, ctx, "create_ticket", args) for args in requests))
+    filed = [result for result in results if result.ok]
+    assert len(filed) == 3 == ctx.settings.max_tickets_per_call
+    assert sum(result.effects.ticket_filed is not None for result in results) == 3  # three SMS at most
+    refused = [result for result in results if not result.ok]
+    assert {result.error for result in refused} == {"ticket_limit_reached"}
+    assert all("3 tickets" in result.output["message_for_caller"] for result in refused)
+    assert await seeded_db.raw["tickets"].count_documents({"call_sid": ctx.call_sid}) == 3
+    # The dedupe still answers a retry of a filed issue with the same ticket.
+    again = await run(registry, ctx, "create_ticket", requests[[r.ok for r in results].index(True)])
+    assert again.ok and again.output["already_existed"] is True and again.effects.ticket_filed is None
+
+
+@pytest.mark.parametrize("caller", ["sip:alice@example.com", "client:alice", "anonymous", "+1 415 555 0100"])
+async def test_a_caller_without_an_e164_number_files_tickets_and_is_transferred(
+    registry: ToolRegistry, make_ctx: Callable[..., ToolContext], seeded_db: Database, caller: str
+) -> None:
+    ctx = make_ctx(caller=caller, clock=at_ist(12))
+    assert ctx.caller_phone is None
+    result = await run(registry, ctx, "create_ticket", {"category": "product_query", "description": "Fan noise"})
+    assert result.ok, result.output
+    stored = await seeded_db.tickets.get(result.output["ticket_id"])
+    assert stored is not None and stored.phone is None and stored.call_sid == ctx.call_sid
+    callback = await run(registry, ctx, "create_ticket", {"category": "callback", "description": "Call me back"})
+    assert callback.error == "phone_needed"
+    transfer = await run(registry, ctx, "transfer_to_human", {"reason": "wants a person"})
+    assert transfer.ok and transfer.effects.transfer_requested is not None
+    recorded = await seeded_db.transfers.get(ctx.call_sid)
+    assert recorded is not None and recorded.phone is None
+    assert (await run(registry, ctx, "lookup_order", {})).error == "caller_number_unknown"
+
+
+@pytest.mark.parametrize("number", ["+1 415 555 0100", "+44 20 7183 8750", "+91 1900 123 456"])
+async def test_callbacks_only_to_numbers_we_may_call(
+    registry: ToolRegistry, make_ctx: Callable[..., ToolContext], number: str
+) -> None:
+    args = {"category": "callback", "description": "Call me back", "callback_phone": number}
+    result = await run(registry, make_ctx(), "create_ticket", args)
+    assert not result.ok and result.error in {"unsupported_phone", "invalid_phone"}
+
+
+async def test_cancelling_needs_an_order_and_a_one_time_code(
+    registry: ToolRegistry, make_ctx: Callable[..., ToolContext]
+) -> None:
+    ctx = make_ctx()
+    args = {"category": "cancellation", "description": "Cancel my earbuds order"}
+    assert (await run(registry, ctx, "create_ticket", args)).error == "order_needed"
+    by_caller_id = await run(registry, ctx, "create_ticket", {**args, "order_id": RAHUL_ORDER})
+    assert (
+        by_caller_id.error == "verification_required" and "send_verification_code" in by_caller_id.output["next_step"]
+    )
+    verified = make_ctx(verified_phones={DEMO_PHONE})
+    assert (await run(registry, verified, "create_ticket", {**args, "order_id": RAHUL_ORDER})).ok
+
+
 # ------------------------------------------------------------------------------------------ transfer
 
 
@@ -581,6 +713,34 @@ async def test_transfer_summary_is_short_and_survives_a_broken_summary(
     assert result.ok and result.output["summary"] == ""
 
 
+@pytest.mark.parametrize(
+    ("caller", "steps", "verification"),
+    [
+        (DEMO_PHONE, [], "none"),
+        (DEMO_PHONE, [{"order_id": RAHUL_ORDER}], "caller_id"),
+        (None, [{"order_id": PRIYA_ORDER, "verification": "560034"}], "pincode"),
+        (DEMO_PHONE, [{"order_id": PRIYA_ORDER, "verification": "560034"}, {"order_id": RAHUL_ORDER}], "caller_id"),
+    ],
+)
+async def test_the_transfer_says_how_the_caller_was_verified(
+    registry: ToolRegistry,
+    make_ctx: Callable[..., ToolContext],
+    seeded_db: Database,
+    caller: str | None,
+    steps: list[dict[str, str]],
+    verification: str,
+) -> None:
+    ctx = make_ctx(caller=caller, clock=at_ist(12))
+    for args in steps:
+        assert (await run(registry, ctx, "lookup_order", args)).ok
+    result = await run(registry, ctx, "transfer_to_human", {"reason": "help"})
+    assert result.output["verification"] == verification
+    assert result.effects.transfer_requested is not None
+    assert result.effects.transfer_requested.verification == verification
+    stored = await seeded_db.transfers.get(ctx.call_sid)
+    assert stored is not None and stored.verification == verification
+
+
 # ------------------------------------------------------------------------------------------ end_call
 
 
@@ -631,6 +791,88 @@ async def test_result_records_the_run(registry: ToolRegistry, make_ctx: Callable
     assert (result.call_id, result.name, result.arguments) == ("call_42", "lookup_order", {"order_id": "ORD-482913"})
     assert result.duration_ms > 0 and result.started_at >= before - timedelta(seconds=1)
     json.dumps(result.output)  # what the bridge sends back must be JSON
+
+
+TWENTY_DIGITS = "12345678901234567890"
+FOUR_HUNDRED_DIGITS = "9" * 400
+
+
+def encodes_everywhere(result: ToolResult) -> None:
+    """What the runner sends the model (orjson) and what the record writer stores (BSON) both work."""
+    orjson.dumps(result.output)
+    orjson.dumps(result.arguments)
+    bson.encode({"arguments": result.arguments, "output": result.output})
+
+
+@pytest.mark.parametrize("quantity", [TWENTY_DIGITS, "ek sau", "100", "das hazaar", "ek crore"])
+async def test_a_quantity_past_the_limit_is_a_clear_error(
+    registry: ToolRegistry, make_ctx: Callable[..., ToolContext], quantity: str
+) -> None:
+    args = {"product_name": "atta", "pincode": "110017", "quantity": quantity}
+    result = await run(registry, make_ctx(), "check_product_availability", args)
+    assert result.error == "invalid_quantity" and "99" in result.output["message_for_caller"]
+    encodes_everywhere(result)
+
+
+async def test_a_twenty_digit_quantity_as_a_json_number_is_a_clear_error(
+    registry: ToolRegistry, make_ctx: Callable[..., ToolContext]
+) -> None:
+    arguments = '{"product_name": "atta", "quantity": ' + TWENTY_DIGITS + "}"
+    result = await run(registry, make_ctx(), "check_product_availability", arguments)
+    assert result.error == "invalid_quantity" and result.output["message_for_caller"]
+    encodes_everywhere(result)
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        ("check_product_availability", "quantity"),
+        ("check_product_availability", "pincode"),
+        ("lookup_order", "order_id"),
+        ("lookup_order", "verification_code"),
+        ("create_ticket", "order_id"),
+        ("create_ticket", "callback_phone"),
+        ("send_verification_code", "order_id"),
+    ],
+)
+async def test_a_400_digit_number_in_any_argument_is_invalid_arguments(
+    registry: ToolRegistry, make_ctx: Callable[..., ToolContext], name: str, field: str
+) -> None:
+    base: dict[str, str] = {
+        "check_product_availability": '"product_name": "atta", ',
+        "lookup_order": '"order_id": "ORD-482913", ',
+        "create_ticket": '"category": "other", "description": "A question", ',
+        "send_verification_code": "",
+    }[name]
+    arguments = "{" + base.replace(f'"{field}": "ORD-482913", ', "") + f'"{field}": {FOUR_HUNDRED_DIGITS}' + "}"
+    result = await run(registry, make_ctx(), name, arguments)
+    assert result.error == "invalid_arguments", result.output
+    assert result.output["message_for_caller"] and "too long" in result.output["detail"]
+    assert isinstance(result.arguments[field], str) and len(result.arguments[field]) < 100
+    encodes_everywhere(result)
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
+async def test_non_finite_numbers_are_invalid_arguments(
+    registry: ToolRegistry, make_ctx: Callable[..., ToolContext], value: str
+) -> None:
+    result = await run(
+        registry, make_ctx(), "check_product_availability", '{"product_name": "atta", "quantity": ' + value + "}"
+    )
+    assert result.error == "invalid_arguments"
+    encodes_everywhere(result)
+
+
+async def test_a_tool_output_that_json_cannot_carry_is_made_safe(make_ctx: Callable[..., ToolContext]) -> None:
+    registry = ToolRegistry()
+
+    @registry.tool("odd", "returns odd values", _NoArgs)
+    async def odd(args: _NoArgs, ctx: ToolContext) -> dict[str, Any]:
+        return {"big": 10**25, "nan": float("nan"), "when": datetime(2026, 1, 1, tzinfo=UTC), "n": {7: (1, 2)}}
+
+    result = await registry.execute("c", "odd", "{}", make_ctx(), 1)
+    assert result.ok and result.output["big"] == str(10**25) and result.output["n"] == {"7": [1, 2]}
+    encodes_everywhere(result)
 
 
 class _NoArgs(BaseModel):

@@ -22,6 +22,7 @@ ADMIN_ROUTES = [
     ("GET", f"/call/{UNKNOWN_SID}", None),
     ("GET", "/calls", None),
     ("POST", "/outbound-call", {"to": "+919876543210", "purpose": "Delivery confirmation"}),
+    ("POST", "/verification-locks/unlock", {"order_id": "ORD-482913"}),
 ]
 
 
@@ -211,6 +212,37 @@ async def test_metrics_parse_and_move_with_calls(stack: LiveStack, client: httpx
     listed = await list_calls(client)
     assert [call_row["call_sid"] for call_row in listed["calls"]] == [call.call_sid]
     assert listed["calls"][0]["end_reason"] == "caller_hung_up" and listed["calls"][0]["greeting_ms"] > 0
+
+
+METRICS_TOKEN = "metrics-test-token-0123456789"
+
+
+async def test_the_metrics_token_reads_metrics_and_nothing_else(mongo_uri: str, database_name: str) -> None:
+    async with (
+        live_stack(mongo_uri, database_name, metrics_api_token=METRICS_TOKEN) as stack,
+        httpx.AsyncClient(base_url=stack.app_url) as client,
+    ):
+        for token in (METRICS_TOKEN, ADMIN_TOKEN):  # a scraper's token, and an admin's
+            response = await client.get("/metrics", headers=auth(token))
+            assert response.status_code == 200 and "voice_active_calls" in response.text
+        for headers in ({}, auth(METRICS_TOKEN + "x"), auth(METRICS_TOKEN[:-1]), {"Authorization": METRICS_TOKEN}):
+            response = await client.get("/metrics", headers=headers)
+            assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+
+        # Read-only: it opens no call record, lists nothing and places no call.
+        for method, path, body in ADMIN_ROUTES:
+            if path == "/metrics":
+                continue
+            response = await client.request(method, path, json=body, headers=auth(METRICS_TOKEN))
+            assert response.status_code == 401, (path, response.text)
+            assert response.headers["www-authenticate"] == "Bearer"
+        assert [r for r in stack.rest.requests if r.kind == "call_create"] == []
+
+
+async def test_without_a_metrics_token_an_empty_bearer_reads_nothing(client: httpx.AsyncClient) -> None:
+    # METRICS_API_TOKEN unset (the default): only the admin token reads /metrics.
+    for headers in ({"Authorization": "Bearer"}, {"Authorization": "Basic e30="}, auth(METRICS_TOKEN)):
+        assert (await client.get("/metrics", headers=headers)).status_code == 401
 
 
 # ------------------------------------------------------------------------------------------ Twilio callbacks

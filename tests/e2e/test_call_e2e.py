@@ -169,18 +169,6 @@ async def test_realtime_unreachable_caller_hears_apology_and_call_ends(stack: Li
     assert record["end_reason"] == "realtime_connect_failed", "the stop after our redirect is not a hang-up"
 
 
-async def test_realtime_drop_mid_call_apologises_instead_of_dead_air(stack: LiveStack) -> None:
-    call = await start_call(stack)
-    (session,) = await stack.realtime.wait_for_sessions(1)
-    await wait_for_greeting(call)
-    await session.disconnect(code=1011)
-    update = await stack.rest.wait_for_call_update(call.call_sid, timeout=10)
-    assert "<Say" in update.form["Twiml"]
-    await call.wait_closed(timeout=5)
-    record = await wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
-    assert record["end_reason"] == "realtime_disconnected"
-
-
 async def test_garbage_on_the_stream_is_dropped_and_the_call_continues(stack: LiveStack) -> None:
     call = await start_call(stack)
     (session,) = await stack.realtime.wait_for_sessions(1)

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from services.handoff.transfer import whisper_token_subject
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import Script, Turn
+from tests.fakes.twilio_sim import SimulatedCall
 from tests.stack import AGENT_NUMBER, DEMO_CALLER, PUBLIC_BASE_URL, LiveStack, live_stack, metric, wait_for_record
 from utils.hinglish import speak_digits
 
@@ -145,8 +145,8 @@ async def test_handoff_line_plays_in_full_then_agent_is_dialled_whispered_and_co
         whisper_url = number.get("url")
         assert whisper_url.startswith(f"{PUBLIC_BASE_URL}/whisper?call_sid={call.call_sid}&token=")
         token = whisper_url.split("token=", 1)[1]
-        assert not stack.services.stream_tokens.verify(call.call_sid, token), "not usable as a stream token"
-        assert stack.services.stream_tokens.verify(whisper_token_subject(call.call_sid), token)
+        assert stack.services.stream_tokens.verify(call.call_sid, token) is None, "not usable as a stream token"
+        assert stack.services.handoff.whisper_tokens.verify(call.call_sid, token) is not None
 
         # The stream's `stop` after the redirect is a transfer, not a hang-up.
         assert call.stream_stopped_by == "redirect"
@@ -191,42 +191,69 @@ async def test_handoff_line_plays_in_full_then_agent_is_dialled_whispered_and_co
         assert call.violations == []
 
 
-async def test_no_answer_files_a_callback_ticket_says_its_number_and_texts_it(seeded) -> None:
+async def test_no_answer_files_a_callback_ticket_and_the_caller_comes_back_to_the_assistant(seeded) -> None:
     async with live_stack(*seeded) as stack:
         failed_before = await metric(stack, "voice_transfers_total", outcome="failed")
-        turns = [Turn(tool_calls=[("transfer_to_human", TRANSFER_ARGS)], reply_transcript=HANDOFF_LINE)]
-        call, _session, update = await transfer_and_wait_for_redirect(stack, turns)
+        turns = [
+            Turn(tool_calls=[("transfer_to_human", TRANSFER_ARGS)], reply_transcript=HANDOFF_LINE),
+            Turn(transcript="Nahi, bas itna hi. Shukriya.", reply_transcript="Dhanyavaad!"),
+        ]
+        call, first_session, update = await transfer_and_wait_for_redirect(stack, turns[:1])
         dial, _ = dial_of(update.form["Twiml"])
         await wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
+        stack.realtime.script = Script(greeting_ms=300, reply_ms=400, turns=turns[1:])
 
+        # Nobody answered: the caller is sent back to the assistant on a new stream of the same call.
         result = await stack.sim.post_webhook(dial.get("action"), dial_result_params(stack, call, "no-answer"))
         assert result.status_code == 200
-        say, hangup = list(ET.fromstring(result.text))
-        assert say.tag == "Say" and say.get("language") == "hi-IN" and hangup.tag == "Hangup"
+        (connect,) = list(ET.fromstring(result.text))
+        assert connect.tag == "Connect"
 
         (ticket,) = [t async for t in stack.services.db.tickets.collection.find({"call_sid": call.call_sid})]
         assert ticket["category"] == "callback" and ticket["phone"] == DEMO_CALLER and ticket["status"] == "open"
         assert "no-answer" in ticket["description"]
-        assert speak_digits(ticket["ticket_id"]) in say.text  # read out digit by digit
-
         message = await stack.rest.wait_for_message(timeout=5)
         assert message["to"] == DEMO_CALLER and message["from"] == TWILIO_NUMBER
         assert ticket["ticket_id"] in message["body"]
 
-        record = await wait_for_record(stack, call.call_sid, lambda r: r["transfer"]["status"] == "failed")
-        assert record["transfer"]["dial_call_status"] == "no-answer"
+        back = SimulatedCall(stack.sim, call_sid=call.call_sid, from_=DEMO_CALLER, to=TWILIO_NUMBER, twiml=result.text)
+        await back.connect_stream()
+        (_, session) = await stack.realtime.wait_for_sessions(2, timeout=10)
+        # The new session has the conversation so far, is told why the caller is back (with the ticket),
+        # and speaks first — but does not greet again.
+        await session.wait_for(lambda: session.responses, timeout=10, what="the assistant speaks")
+        notes = [
+            e["item"]["content"][0]["text"]
+            for e in session.received
+            if e["type"] == "conversation.item.create" and e["item"].get("role") == "system"
+        ]
+        assert any("did not answer" in note and ticket["ticket_id"] in note for note in notes)
+        roles = [e["item"]["role"] for e in session.received if e["type"] == "conversation.item.create"]
+        assert "user" in roles and "assistant" in roles, "the conversation so far was restored"
+        await back.wait_for_media(timeout=10)
+        await back.wait_playback_idle(timeout=10)
+        # The caller can go on talking to the assistant.
+        await back.say_and_wait(tone(500, 440))
+        await session.wait_for(lambda: any(r["kind"] == "reply" for r in session.responses), timeout=10)
+        await back.hangup()
+
+        record = await wait_for_record(
+            stack, call.call_sid, lambda r: r.get("ended_at") is not None and r["end_reason"] == "caller_hung_up"
+        )
+        assert record["transfer"]["status"] == "failed" and record["transfer"]["dial_call_status"] == "no-answer"
         assert record["tickets"] == [ticket["ticket_id"]]
+        assert HANDOFF_LINE in [line["text"] for line in record["transcript"]], "the first leg is kept"
         assert (await stack.services.db.transfers.get(call.call_sid)).status == "failed"
 
         # Twilio retrying the action request does not file a second ticket or send a second SMS.
         again = await stack.sim.post_webhook(dial.get("action"), dial_result_params(stack, call, "no-answer"))
-        assert speak_digits(ticket["ticket_id"]) in again.text
+        assert again.status_code == 200
         assert await stack.services.db.tickets.collection.count_documents({"call_sid": call.call_sid}) == 1
         await asyncio.sleep(0.3)
         assert len(stack.rest.messages) == 1
-
         assert await metric(stack, "voice_transfers_total", outcome="failed") == failed_before + 1
         stack.realtime.assert_clean()
+        assert first_session is not session
 
 
 async def test_caller_saying_hello_during_the_handoff_does_not_transfer_twice(seeded) -> None:

@@ -37,14 +37,19 @@ async def caller_hangs_up(stack: LiveStack, index: int) -> None:
 
 
 async def realtime_drops(stack: LiveStack, index: int) -> None:
-    """The other side goes first: the Realtime session drops, the app apologises and ends the call."""
+    """The other side goes first: the Realtime session drops and cannot be reopened, so the app
+    apologises and ends the call (every reconnect attempt is refused)."""
     known = len(stack.realtime.sessions)
     call = await stack.sim.place_call(from_=f"+9191{index:08d}")
     await call.connect_stream()
     (*_, session) = await stack.realtime.wait_for_sessions(known + 1, timeout=10)
     await call.wait_for(lambda: call.received_media_bytes > 0, timeout=15)
-    await session.disconnect(code=1011)
-    await call.wait_closed(timeout=10)
+    stack.realtime.fail_connect = True
+    try:
+        await session.disconnect(code=1011)
+        await call.wait_closed(timeout=10)
+    finally:
+        stack.realtime.fail_connect = False
 
 
 async def test_fifty_calls_leave_nothing_behind(stack: LiveStack) -> None:

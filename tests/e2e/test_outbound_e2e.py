@@ -140,3 +140,58 @@ async def test_twilio_refusal_is_502_with_a_clear_message(stack: LiveStack) -> N
     assert "Twilio refused the call" in response.json()["detail"]
     assert "Geo permission" in response.json()["detail"]
     assert await stack.services.db.calls.count() == 0
+
+
+# ------------------------------------------------------------------------------------------ who may be called
+
+
+def call_creates(stack: LiveStack) -> list[Any]:
+    return [r for r in stack.rest.requests if r.kind == "call_create"]
+
+
+@pytest.mark.parametrize(
+    ("to", "region"),
+    [("+14155550100", "US"), ("+1 415 555 0100", "US"), ("+447911123456", "GG"), ("+442071838750", "GB")],
+)
+async def test_a_number_outside_the_allowed_countries_is_refused_before_twilio(
+    stack: LiveStack, to: str, region: str
+) -> None:
+    response = await place(stack, {"to": to, "purpose": "Delivery update"})
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith("Outbound call refused") and region in detail and "IN" in detail
+    assert call_creates(stack) == [] and stack.rest.created_calls == []
+    assert await stack.services.db.calls.count() == 0
+
+
+async def test_an_invalid_international_number_is_422(stack: LiveStack) -> None:
+    # Well-formed E.164, but no such number range in the UK: libphonenumber refuses it.
+    response = await place(stack, {"to": "+4411", "purpose": "x"})
+    assert response.status_code == 422
+    response = await place(stack, {"to": "+44 0000 000000", "purpose": "x"})
+    assert response.status_code == 422
+    assert call_creates(stack) == []
+
+
+async def test_other_countries_can_be_enabled(mongo_uri: str, database_name: str) -> None:
+    async with live_stack(mongo_uri, database_name, outbound_call_countries=["IN", "GB"]) as stack:
+        assert (await place(stack, {"to": "+442071838750", "purpose": "x"})).status_code == 201
+        assert (await place(stack, {"to": "+14155550100", "purpose": "x"})).status_code == 422
+        assert (await place(stack, {"to": CUSTOMER, "purpose": "x"})).status_code == 201
+        assert [r.form["To"] for r in call_creates(stack)] == ["+442071838750", CUSTOMER]
+
+
+async def test_the_allowlist_refuses_every_other_number(mongo_uri: str, database_name: str) -> None:
+    allowed = "+919876543210"
+    async with live_stack(mongo_uri, database_name, outbound_call_allowlist=[allowed]) as stack:
+        for other in (CUSTOMER, "98123 45679", "+14155550100"):
+            response = await place(stack, {"to": other, "purpose": "Delivery update"})
+            assert response.status_code == 422, (other, response.text)
+            assert response.json()["detail"].startswith("Outbound call refused")
+        assert call_creates(stack) == []
+        assert "allowlist" in (await place(stack, {"to": CUSTOMER, "purpose": "x"})).json()["detail"]
+
+        response = await place(stack, {"to": "98765 43210", "purpose": "Delivery update"})  # written nationally
+        assert response.status_code == 201, response.text
+        (request,) = call_creates(stack)
+        assert request.form["To"] == allowed

@@ -277,8 +277,23 @@ class FakeSession:
             await self._ws.close(code, reason)
 
     # ------------------------------------------------------------------------------------ connection
+    async def _expire_at_cap(self, max_s: float) -> None:
+        await asyncio.sleep(max_s)
+        self.expired = True
+        with contextlib.suppress(ConnectionClosed):
+            minutes = max_s / 60
+            await self._error(
+                "session_expired",
+                f"Your session hit the maximum duration of {minutes:g} minutes.",
+                error_type="invalid_request_error",
+            )
+            await self._ws.close(1001, "session expired")
+
     async def _run(self) -> None:
         """Greet like the real server, then handle client events until the socket closes."""
+        self.expired = False
+        if self.server.session_max_s is not None:
+            self._spawn(self._expire_at_cap(self.server.session_max_s))
         await self._send({"type": "session.created", "session": copy.deepcopy(self.state)})
         await self._send(
             {
@@ -1070,6 +1085,9 @@ class FakeRealtimeServer:
         self.rejected_handshakes: list[dict[str, Any]] = []
         self.fail_connect = False  # refuse handshakes with HTTP 500
         self.connect_delay_s = 0.0  # delay before answering each handshake
+        # The server's session cap (the real one is 60 minutes): at this age a session gets the
+        # `session_expired` error and its socket is closed with 1001, as the API does.
+        self.session_max_s: float | None = None
         self._server: Server | None = None
         self._event_ids = itertools.count(1)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 
 from tests.fakes.mulaw import frame_energy, mulaw_decode, mulaw_encode, silence, tone
 from tests.fakes.realtime_server import FakeRealtimeServer, FakeServerBug, FakeSession, Script, Turn
@@ -581,3 +581,17 @@ async def test_stop_cancels_in_flight_work() -> None:
     await asyncio.sleep(0)
     leftover = [t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()]
     assert leftover == []
+
+
+async def test_session_cap_sends_session_expired_then_closes_with_1001(server: FakeRealtimeServer) -> None:
+    """As the API does at 60 minutes: an `error` with code `session_expired`, then a 1001 close."""
+    server.session_max_s = 0.3
+    async with client(server).realtime.connect(model=MODEL) as rt:
+        await configured(rt)
+        error = await recv_until(rt, "error", timeout=3)
+        assert error.error.code == "session_expired" and error.error.type == "invalid_request_error"
+        assert "maximum duration" in error.error.message
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(rt.recv(), 3)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert server.sessions[0].expired is True

@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response, WebSocket
@@ -504,4 +505,35 @@ async def test_rest_redirect_stops_simulated_stream(sim: TwilioSimulator, peer: 
     await call.wait_closed(3)
     assert call.stream_stopped_by == "redirect" and not call.closed_by_app
     assert call.redirected_to == {"Twiml": "<Response><Hangup/></Response>"}
+    assert rest.hook_errors == []
+
+
+@pytest.mark.filterwarnings("ignore:.*(BasicAuth|auth. parameter).*:DeprecationWarning")  # twilio's aiohttp use
+async def test_rest_dropped_connections_look_like_network_errors(rest: FakeTwilioRest) -> None:
+    sid = "CA" + "d" * 32
+    rest.register_call(sid)
+    http = AsyncTwilioHttpClient()
+    try:
+        client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=http)
+        client.api.base_url = rest.base_url
+        # Cut before the fake acted: the client gets a network error, and nothing happened.
+        rest.drop_next("call_update")
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await client.calls(sid).update_async(twiml="<Response><Hangup/></Response>")
+        (dropped,) = rest.requests
+        assert dropped.dropped and dropped.status_code == 0 and rest.call_updates(sid) == []
+        assert rest.calls[sid].twiml is None
+        # Cut after the fake acted: the same error, but the message exists (a retry would send it twice).
+        rest.drop_next("message", processed=True)
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await client.messages.create_async(to="+919876543210", from_="+918000000000", body="once")
+        assert rest.requests[-1].dropped and rest.requests[-1].status_code == 201
+        assert [m["body"] for m in rest.messages] == ["once"]
+        # Each drop is used once: the next requests are answered as usual.
+        await client.calls(sid).update_async(twiml="<Response><Hangup/></Response>")
+        await client.messages.create_async(to="+919876543210", from_="+918000000000", body="twice")
+    finally:
+        await http.close()
+    assert len(rest.call_updates(sid)) == 1 and not rest.requests[-1].dropped
+    assert [m["body"] for m in rest.messages] == ["once", "twice"]
     assert rest.hook_errors == []

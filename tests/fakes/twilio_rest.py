@@ -29,6 +29,12 @@ Usage::
         ...
         assert rest.call_updates(call.call_sid)[0].form["Twiml"].startswith("<?xml")
 
+Faults: ``fail_next(kind, status=503, count=3)`` answers the next requests with a Twilio error;
+``drop_next(kind, processed=...)`` cuts the connection mid-reply (the status line and headers are sent,
+then the socket closes before the body: aiohttp raises ``ClientPayloadError``), before or after the
+fake acted on the request — a client cannot tell which, which is why an SMS or a call creation must
+not be retried. A refused connection needs no fake: point the client at a port nothing listens on.
+
 Error bodies follow Twilio's legacy JSON (``code``, ``message``, ``more_info``, ``status``), so the SDK
 raises ``TwilioRestException`` with ``.status`` and ``.code``. ⚠ Validation error codes for missing
 parameters (21201, 21205, 21602-21604) are best-effort, not checked against Twilio.
@@ -42,6 +48,7 @@ import contextlib
 import email.utils
 import inspect
 import json
+import logging
 import re
 import secrets
 import socket
@@ -67,6 +74,20 @@ _MESSAGES_RE = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.j
 _ENDED = frozenset({"completed", "canceled", "failed", "busy", "no-answer"})
 
 
+class _ConnectionDropped(Exception):
+    """Raised by the ASGI app after the response headers: uvicorn then closes the socket mid-reply."""
+
+
+class _QuietDrops(logging.Filter):
+    """uvicorn logs every exception from an ASGI app; a drop we asked for is not one worth showing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], _ConnectionDropped))
+
+
+_QUIET_DROPS = _QuietDrops()
+
+
 @dataclass
 class RecordedRequest:
     method: str
@@ -80,6 +101,7 @@ class RecordedRequest:
     time: float = 0.0  # time.monotonic()
     kind: str = ""  # "call_update" | "call_create" | "call_fetch" | "message" | "unknown"
     call_sid: str | None = None
+    dropped: bool = False  # the connection was cut before the reply's body (see `drop_next`)
 
 
 @dataclass
@@ -136,6 +158,7 @@ class FakeTwilioRest:
         self.on_call_create: Callable[[dict[str, Any]], Any] | None = None
         self.on_message: Callable[[dict[str, Any]], Any] | None = None
         self._failures: list[dict[str, Any]] = []
+        self._drops: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -170,6 +193,7 @@ class FakeTwilioRest:
             interface="asgi3",
         )
         self._server = uvicorn.Server(config)
+        logging.getLogger("uvicorn.error").addFilter(_QUIET_DROPS)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="fake-twilio-rest", daemon=True
         )
@@ -241,6 +265,20 @@ class FakeTwilioRest:
         fail with a Twilio-style error (after auth)."""
         with self._lock:
             self._failures.append({"kind": kind, "status": status, "code": code, "message": message, "count": count})
+
+    def clear_faults(self) -> None:
+        """Forget every pending `fail_next` / `drop_next`."""
+        with self._lock:
+            self._failures.clear()
+            self._drops.clear()
+
+    def drop_next(self, kind: str, *, processed: bool = False, count: int = 1) -> None:
+        """Cut the connection of the next `count` requests of `kind` (after auth) mid-reply: the status
+        line and headers are sent, then the socket closes before the body. With `processed`, the fake
+        acted on the request first (the message was created, the call updated: the reply was lost);
+        without, it did nothing (recorded with status 0). Either way the record has `dropped=True`."""
+        with self._lock:
+            self._drops.append({"kind": kind, "processed": processed, "count": count})
 
     def attach(self, sim: TwilioSimulator, *, stop_stream_on_update: bool = True) -> None:
         """Register every call the simulator places; with `stop_stream_on_update`, a REST update that
@@ -342,6 +380,16 @@ class FakeTwilioRest:
 
     def _not_found(self, path: str) -> tuple[int, dict[str, Any]]:
         return self._error(404, 20404, f"The requested resource {path} was not found")
+
+    def _take_drop(self, kind: str) -> dict[str, Any] | None:
+        with self._lock:
+            for drop in self._drops:
+                if drop["kind"] in (kind, "*"):
+                    drop["count"] -= 1
+                    if drop["count"] <= 0:
+                        self._drops.remove(drop)
+                    return drop
+        return None
 
     def _take_failure(self, kind: str) -> tuple[int, dict[str, Any]] | None:
         with self._lock:
@@ -513,9 +561,12 @@ class FakeTwilioRest:
         auth_ok = self._auth_ok(headers)
         after: Callable[[], None] | None = None
         call_sid = match.groupdict().get("call") if match else None
+        drop = self._take_drop(kind) if auth_ok and match is not None else None
         if not auth_ok:
             status, body = self._error(401, 20003, "Authentication Error - invalid username")
             body["detail"] = "Your AccountSid or AuthToken was incorrect."
+        elif drop is not None and not drop["processed"]:
+            status, body = 0, {}
         else:
             try:
                 status, body, call_sid, after = self._handle(method, path, form, kind, match)
@@ -533,6 +584,7 @@ class FakeTwilioRest:
             time=time.monotonic(),
             kind=kind,
             call_sid=call_sid,
+            dropped=drop is not None,
         )
         with self._lock:
             self.requests.append(record)
@@ -544,7 +596,7 @@ class FakeTwilioRest:
         await send(
             {
                 "type": "http.response.start",
-                "status": status,
+                "status": status or 502,
                 "headers": [
                     (b"content-type", b"application/json; charset=utf-8"),
                     (b"content-length", str(len(payload)).encode()),
@@ -552,4 +604,6 @@ class FakeTwilioRest:
                 ],
             }
         )
+        if drop is not None:
+            raise _ConnectionDropped(path)  # uvicorn closes the socket: the declared body never arrives
         await send({"type": "http.response.body", "body": payload})

@@ -11,6 +11,7 @@ Protocol-faithful test double of Twilio for end-to-end tests (see docs PROTOCOLS
   with params `{}`, then sends `connected`, `start` and one inbound `media` frame every 20 ms
   (absolute-deadline pacing; silence unless audio was queued with `say()`).
 * `call.on_send`, if set, observes every message the simulator writes to the stream (timing hook).
+* `call.send_raw()` writes any frame as is, binary, fragmented or not even UTF-8 (hostile-input tests).
 * Outbound audio from the app is played by a real-time phone playback model (8 bytes per ms).
   `mark`s echo only once everything queued before them has played; `clear` drops unplayed audio and
   echoes every pending mark immediately. Every message from the app is validated strictly; problems
@@ -549,6 +550,17 @@ class SimulatedCall:
                 self.sent.append(msg)
             self._notify_send(msg)
             return msg
+
+    async def send_raw(self, frame: str | bytes | tuple[str, ...], *, text: bool | None = None) -> None:
+        """Write one WebSocket message exactly as given, which real Twilio never would (hostile-input
+        tests): a str is a text frame, bytes a binary one — or, with `text=True`, a text frame whether
+        or not the bytes are UTF-8 — and a tuple of str one text message in that many fragments.
+        Written under the send lock (never inside a media frame); not recorded in `sent`. Raises
+        websockets' `ConnectionClosed` once the socket is closed."""
+        if self.ws is None:
+            raise TwilioSimError("media stream not connected: call connect_stream() first")
+        async with self._send_lock:
+            await self.ws.send(list(frame) if isinstance(frame, tuple) else frame, text=text)
 
     def _notify_send(self, message: dict[str, Any]) -> None:
         if self.on_send is not None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 import pytest
@@ -14,21 +16,51 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from services.call_tokens import CallTokens
+from services.call_tokens import CallTokens, TokenPurpose
 from services.telephony.twilio_voice import TwilioSignatures, connect_stream_twiml
 from tests.stack import AUTH_TOKEN, make_settings
 from utils.logger import configure_logging, flush_logging
-from utils.privacy import REDACTED, mask_phone, mask_phones_in_text, redact, redact_fields
+from utils.privacy import (
+    REDACTED,
+    is_secret_key,
+    mask_phone,
+    mask_phones_in_text,
+    redact,
+    redact_fields,
+    scrub_secrets_in_text,
+    scrub_text,
+)
+
+SECRET = "s" * 32
+PARAMS = {"call_sid": "CA1", "caller": "+919876543210", "called": "+918000000000", "direction": "inbound"}
 
 
-def test_stream_token_binds_call_and_expires() -> None:
-    tokens = CallTokens("secret", ttl_s=60)
-    token = tokens.issue("CA1", now=1000)
-    assert tokens.verify("CA1", token, now=1030)
-    assert not tokens.verify("CA2", token, now=1030)
-    assert not tokens.verify("CA1", token, now=1061)
-    assert not tokens.verify("CA1", token.replace(".", ".0"), now=1030)
-    assert not tokens.verify("CA1", "garbage", now=1030)
+def test_stream_token_binds_call_parameters_and_expires() -> None:
+    issued = time.time()
+    now = [issued]
+    tokens = CallTokens(SECRET, TokenPurpose.STREAM, ttl_s=60, clock=lambda: now[0])
+    token = tokens.issue("CA1", PARAMS)
+    assert "9876543210" not in token, "the token carries a digest of the parameters, not the number"
+    now[0] = issued + 30
+    claims = tokens.verify("CA1", token, PARAMS)
+    assert claims is not None and claims.subject == "CA1" and len(claims.nonce) >= 16
+    assert tokens.verify("CA2", token, PARAMS) is None
+    for tampered in ({**PARAMS, "caller": "+919812345678"}, {**PARAMS, "purpose": "x"}, {}):
+        assert tokens.verify("CA1", token, tampered) is None
+    assert tokens.verify("CA1", token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), PARAMS) is None
+    for garbage in ("garbage", "", "١٢٣.abc", "x" * 10_000, "1.2.3"):
+        assert tokens.verify("CA1", garbage, PARAMS) is None
+    now[0] = issued + 62
+    assert tokens.verify("CA1", token, PARAMS) is None, "expired"
+
+
+def test_each_purpose_has_its_own_key() -> None:
+    stream = CallTokens(SECRET, TokenPurpose.STREAM, ttl_s=60)
+    whisper = CallTokens(SECRET, TokenPurpose.WHISPER, ttl_s=60)
+    assert stream.verify("CA1", whisper.issue("CA1")) is None
+    assert whisper.verify("CA1", stream.issue("CA1")) is None
+    assert whisper.verify("CA1", whisper.issue("CA1")) is not None
+    assert CallTokens("t" * 32, TokenPurpose.STREAM, ttl_s=60).verify("CA1", stream.issue("CA1")) is None
 
 
 def test_webhook_signature_uses_public_url_not_host() -> None:
@@ -202,3 +234,94 @@ def test_redact_walks_nested_values_and_redacts_secret_keys() -> None:
     }
     assert fields["nested"]["password"] == "hunter2"  # the input is not modified
     assert redact("no phone here") == "no phone here" and redact(3.5) == 3.5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (  # uvicorn's access line for the transfer whisper
+            '127.0.0.1:5000 - "POST /whisper?call_sid=CA0123&token=1893456789.abc%3D HTTP/1.1" 403',
+            '127.0.0.1:5000 - "POST /whisper?call_sid=CA0123&token=[redacted] HTTP/1.1" 403',
+        ),
+        (
+            "/verify?otp=123456&code=98&otpCode=7&signature=s%2Fg",
+            "/verify?otp=[redacted]&code=[redacted]&otpCode=[redacted]&signature=[redacted]",
+        ),
+        (
+            "GET /x?api%5Fkey=sk-1&AccessToken=zz&sig=abc== x",
+            "GET /x?api%5Fkey=[redacted]&AccessToken=[redacted]&sig=[redacted] x",
+        ),
+        # Kinds of codes that are not secrets, and ordinary parameters, stay readable.
+        ("/calls?status=completed&status_code=200&error_code=21215&pincode=560034&limit=5", None),
+        ("shipping=fast typing=slow", None),
+        ("{'api_key': 'sk-live-1', 'name': 'Rahul'}", "{'api_key': '[redacted]', 'name': 'Rahul'}"),
+        ('{"X-Twilio-Signature": "abc=", "CallSid": "CA1"}', '{"X-Twilio-Signature": "[redacted]", "CallSid": "CA1"}'),
+        ("headers: Authorization: Basic dXNlcjpwYXNz, Accept: */*", "headers: Authorization: [redacted], Accept: */*"),
+        ("sent Bearer admin-token-0123456789 to /calls", "sent Bearer [redacted] to /calls"),
+        (
+            "mongodb://voice:hunter2@db.example.com:27017/voice_agent",
+            "mongodb://voice:[redacted]@db.example.com:27017/voice_agent",
+        ),
+        ("http://127.0.0.1:8000/path@x", None),  # a port is not a password
+        ("the basic plan; bearer of good news", None),
+        ("ts 2026-03-05T10:00:00Z, order ORD-482913", None),
+        ("token=[redacted]", None),
+        ("", None),
+    ],
+)
+def test_secrets_inside_text_are_blanked(text: str, expected: str | None) -> None:
+    expected = text if expected is None else expected
+    assert scrub_secrets_in_text(text) == expected
+    assert scrub_secrets_in_text(expected) == expected, "idempotent"
+
+
+token_text = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~%+/=", min_size=1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(token_text, st.sampled_from(["token", "Token", "access_token", "otp", "code", "signature", "key"]))
+def test_no_query_secret_survives_scrubbing(secret: str, key: str) -> None:
+    assert scrub_text(f"/whisper?call_sid=CA1&{key}={secret}") == f"/whisper?call_sid=CA1&{key}={REDACTED}"
+    assert scrub_text(f'"GET /x?{key}={secret}&a=b HTTP/1.1" 200') == f'"GET /x?{key}={REDACTED}&a=b HTTP/1.1" 200'
+
+
+def test_urls_mask_encoded_phone_numbers_and_keep_the_rest() -> None:
+    assert scrub_text("/calls?to=%2B919812345678&limit=1") == "/calls?to=%2B91******5678&limit=1"
+    assert mask_phones_in_text("%2b14155550100") == "%2b1******0100"
+    assert scrub_text("GET /call/CA0123456789abcdef0123456789abcdef") == "GET /call/CA0123456789abcdef0123456789abcdef"
+
+
+def test_secret_field_names() -> None:
+    for key in ("otp", "OTP", "auth_token", "X-Twilio-Signature", "passcode", "Set-Cookie", "one_time_code"):
+        assert is_secret_key(key), key
+    for key in ("otp_attempts", "code", "status_code", "pincode", "call_sid", "event", 3):
+        assert not is_secret_key(key), key  # a Twilio error `code` is worth seeing in the logs
+
+
+def test_every_stdlib_logger_goes_through_the_privacy_processor() -> None:
+    # A library logger with a handler of its own (as uvicorn's dictConfig sets up) is routed to ours.
+    own = io.StringIO()
+    library = logging.getLogger("tests.some_library")
+    library.addHandler(logging.StreamHandler(own))
+    library.propagate = False
+    stream = io.StringIO()
+    configure_logging(json_output=True, stream=stream)
+    try:
+        library.warning("GET %s from %s", "/whisper?call_sid=CA1&token=tok-SECRET", "+919876543210")
+        try:
+            raise RuntimeError("cannot reach mongodb://voice:pw-SECRET@db:27017 with otp=123456")
+        except RuntimeError:
+            logging.getLogger("pymongo.test").exception("lost %s", "Bearer bearer-SECRET-0123")
+        flush_logging()
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        configure_logging(json_output=False)
+        library.propagate = True
+    assert own.getvalue() == "" and library.handlers == []
+    first, second = lines
+    assert first["logger"] == "tests.some_library" and first["level"] == "warning"
+    assert first["event"] == f"GET /whisper?call_sid=CA1&token={REDACTED} from +91******3210"
+    assert second["logger"] == "pymongo.test" and second["event"] == f"lost Bearer {REDACTED}"
+    assert "RuntimeError" in second["exception"] and f"otp={REDACTED}" in second["exception"]
+    for raw in ("SECRET", "123456", "9876543210"):
+        assert raw not in stream.getvalue()

@@ -1,0 +1,56 @@
+"""The `call_counters` collection: calls per key (a caller number) per time window, limited on every node.
+
+Time is cut into windows of `window` seconds (aligned to the epoch, so every node agrees on them). In each
+window a key has `limit` slots, one document each, keyed by `_id` = "<key>|<window>|<n>". A call takes the
+first free slot with a plain insert: `_id` is unique, so of two calls racing for one slot, on any node,
+exactly one gets it, and no call ever gets a slot past `limit`. A refused call takes no slot. A new window
+has fresh `_id`s, so nothing is ever reset or updated in place. (A burst across a window boundary may get
+up to twice `limit` calls in `window` seconds: the price of windows every node computes alike.)
+
+Why inserts and not one `$inc` counter: FerretDB 1.24 (the local database) applies `$inc` as an
+unisolated read-modify-write — 12 concurrent `$inc` of one document left it at 1 to 4 (measured) — while
+its unique `_id` holds under any concurrency (the pattern of `stream_claims`). FerretDB has neither
+transactions nor TTL indexes: a reader only ever looks at the current window's `_id`s, and the TTL index
+on `expires_at` drops old slots on MongoDB (FerretDB keeps them, harmlessly).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
+
+from models.call_record import utc_now
+from services.store.base import IndexedCollection
+
+
+class CallCounterRepository(IndexedCollection):
+    indexes = (IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at_ttl"),)
+
+    async def take(self, key: str, limit: int, window: timedelta, now: datetime | None = None) -> bool:
+        """Count one call for `key` in the current window: False (and nothing counted) when its `limit`
+        calls are already there. Raises PyMongoError."""
+        now = now or utc_now()
+        start, index = _window(now, window)
+        for n in range(1, limit + 1):
+            slot = {"_id": f"{key}|{index}|{n}", "key": key, "at": now, "expires_at": start + 2 * window}
+            try:
+                await self.collection.insert_one(slot)
+                return True
+            except DuplicateKeyError:
+                continue  # taken by an earlier call (on any node): the next one
+        return False
+
+    async def count(self, key: str, limit: int, window: timedelta, now: datetime | None = None) -> int:
+        """Calls counted for `key` in the current window (at most `limit`). Raises PyMongoError."""
+        _, index = _window(now or utc_now(), window)
+        ids = [f"{key}|{index}|{n}" for n in range(1, limit + 1)]
+        return await self.collection.count_documents({"_id": {"$in": ids}})
+
+
+def _window(now: datetime, window: timedelta) -> tuple[datetime, int]:
+    """The start and number of the window `now` falls in (epoch-aligned)."""
+    seconds = window.total_seconds()
+    index = int(now.timestamp() // seconds)
+    return datetime.fromtimestamp(index * seconds, tz=now.tzinfo), index
