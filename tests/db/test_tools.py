@@ -29,7 +29,6 @@ from services.tools import (
     ToolContext,
     ToolRegistry,
     ToolResult,
-    build_tool_registry,
     success,
     support_hours_text,
     within_support_hours,
@@ -46,6 +45,8 @@ PRIYA_ORDER = "ORD-731205"  # returned, card, refund pending; Priya's pincode 56
 STRANGER, OTHER_STRANGER = "+919811100001", "+919811100002"  # no orders on these numbers
 PRIYA_SECRETS = ("Priya", "Nair", "9812345678", "5678", "560034", "Sony", "4,490", "Xpressbees", "returned")
 
+pytestmark = pytest.mark.usefixtures("no_verification_failures")
+
 
 def make_settings(**overrides: Any) -> Settings:
     """The suite's settings, with the default support hours (09:00-21:00 India time) the tests rely on."""
@@ -55,18 +56,6 @@ def make_settings(**overrides: Any) -> Settings:
 def at_ist(hour: int, minute: int = 0) -> Callable[[], datetime]:
     moment = datetime(2026, 11, 23, hour, minute, tzinfo=IST).astimezone(UTC)
     return lambda: moment
-
-
-@pytest.fixture(scope="module")
-def registry() -> ToolRegistry:
-    return build_tool_registry()
-
-
-@pytest.fixture(autouse=True)
-async def no_failures_from_earlier_tests(seeded_db: Database) -> None:
-    """Failures count across calls (per order and caller number) and the seeded database is shared by the
-    module: each test starts with none."""
-    await seeded_db.verification_failures.collection.delete_many({})
 
 
 @pytest.fixture

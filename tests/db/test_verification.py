@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -17,8 +15,9 @@ import pytest
 from models.commerce import utc_now
 from services.store.database import Database
 from services.store.seed import DEMO_PHONE, OTHER_DEMO_PHONE
-from services.tools import ToolContext, ToolRegistry, ToolResult, build_tool_registry
+from services.tools import ToolContext, ToolRegistry, ToolResult
 from services.tools.verification import MAX_CODE_REQUESTS_PER_CALL, code_hash
+from tests.db.conftest import Outbox
 from tests.stack import make_settings
 
 RAHUL_ORDER = "ORD-482913"  # shipped, UPI, tracked
@@ -27,41 +26,7 @@ PRIYA_ORDER = "ORD-731205"  # returned, refund pending
 STRANGER = "+919811100001"  # no orders on this number
 SENSITIVE = {"total", "payment", "courier", "tracking_id", "refund"}
 
-
-@dataclass
-class Outbox:
-    """Stands in for `TicketTexter.send_text` (tested in tests/db/test_sms.py)."""
-
-    sent: list[tuple[str, str]] = field(default_factory=list)
-    accept: bool = True
-
-    async def __call__(self, phone: str, body: str) -> bool:
-        self.sent.append((phone, body))
-        return self.accept
-
-    def code_for(self, phone: str) -> str:
-        bodies = [body for to, body in self.sent if to == phone]
-        assert bodies, f"no SMS to {phone}"
-        match = re.search(r"\b(\d{6})\b", bodies[-1])
-        assert match is not None
-        return match.group(1)
-
-
-@pytest.fixture(scope="module")
-def registry() -> ToolRegistry:
-    return build_tool_registry()
-
-
-@pytest.fixture(autouse=True)
-async def no_failures_from_earlier_tests(seeded_db: Database) -> None:
-    """Failures count across calls (per order and caller number) and the seeded database is shared by the
-    module: each test starts with none."""
-    await seeded_db.verification_failures.collection.delete_many({})
-
-
-@pytest.fixture
-def outbox() -> Outbox:
-    return Outbox()
+pytestmark = pytest.mark.usefixtures("no_verification_failures")
 
 
 @pytest.fixture

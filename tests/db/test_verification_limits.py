@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -22,8 +20,9 @@ from services.store.client import create_mongo_client
 from services.store.database import Database
 from services.store.seed import DEMO_PHONE, OTHER_DEMO_PHONE
 from services.store.verification_failures import VerificationFailureRepository, order_key, phone_key
-from services.tools import ToolContext, ToolRegistry, ToolResult, build_tool_registry
+from services.tools import ToolContext, ToolRegistry, ToolResult
 from services.tools.verification_limits import VERIFICATION_LOCKED
+from tests.db.conftest import Outbox
 from tests.stack import make_settings
 
 RAHUL_ORDER, RAHUL_OTHER_ORDER = "ORD-482913", "ORD-482914"  # pincode 110017
@@ -33,36 +32,7 @@ STRANGER, OTHER_STRANGER, THIRD_STRANGER = "+919811100001", "+919811100002", "+9
 DAY = timedelta(seconds=86_400)
 WRONG_PINCODES = ("110001", "400001", "700001")
 
-
-@dataclass
-class Outbox:
-    sent: list[tuple[str, str]] = field(default_factory=list)
-
-    async def __call__(self, phone: str, body: str) -> bool:
-        self.sent.append((phone, body))
-        return True
-
-    def code_for(self, phone: str) -> str:
-        bodies = [body for to, body in self.sent if to == phone]
-        assert bodies, f"no SMS to {phone}"
-        match = re.search(r"\b(\d{6})\b", bodies[-1])
-        assert match is not None
-        return match.group(1)
-
-
-@pytest.fixture(scope="module")
-def registry() -> ToolRegistry:
-    return build_tool_registry()
-
-
-@pytest.fixture(autouse=True)
-async def no_failures_from_earlier_tests(seeded_db: Database) -> None:
-    await seeded_db.verification_failures.collection.delete_many({})
-
-
-@pytest.fixture
-def outbox() -> Outbox:
-    return Outbox()
+pytestmark = pytest.mark.usefixtures("no_verification_failures")
 
 
 @pytest.fixture
