@@ -17,6 +17,7 @@ from services.admission import CallAdmission, CallbackTickets, Drain
 from services.call.live_calls import LiveCalls
 from services.call.ports import CallDependencies
 from services.call.record_writer import CallRecordWriter
+from services.call.unsaved_records import UnsavedRecords
 from services.call_tokens import CallTokens, TokenPurpose
 from services.handoff.after_transfer import TransferCallbacks
 from services.handoff.apology import CarrierApology
@@ -53,6 +54,7 @@ class AppServices:
     callbacks: CallbackTickets
     admission: CallAdmission
     drain: Drain
+    unsaved_records: UnsavedRecords
 
     async def aclose(self) -> None:
         if self.preopened is not None:
@@ -60,6 +62,7 @@ class AppServices:
         await self.connector.aclose()
         await self.callbacks.aclose()  # texts under way, before their REST client closes
         await self.twilio_rest.aclose()
+        await self.unsaved_records.aclose()  # call records the database refused: one last try
         await self.mongo.close()
 
 
@@ -67,6 +70,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
     agent = agent.model_copy(deep=True)  # each app owns its config; tuning one never leaks into another
     mongo = create_mongo_client(settings.mongodb_uri)
     db = Database(mongo, settings.mongodb_database)
+    unsaved_records = UnsavedRecords(db.calls)
     tools = build_tool_registry()
     connector = RealtimeConnector(settings, agent, tools.session_tools())
     preopened = PreopenedRealtime() if settings.openai_preopen else None
@@ -85,7 +89,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         preopened=preopened,
         tools=tools,
         new_tool_context=_tool_context_factory(settings, db, texter),
-        new_record_writer=lambda record: CallRecordWriter(db.calls, record),
+        new_record_writer=lambda record: CallRecordWriter(db.calls, record, on_unsaved=unsaved_records.add),
         transfers=handoff,
         failure_notice=CarrierApology(agent, rest, db.tickets, texter),
         tickets=texter,
@@ -116,6 +120,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         callbacks=callbacks,
         admission=admission,
         drain=Drain(admission, live_calls, callbacks, settings.drain_timeout_s),
+        unsaved_records=unsaved_records,
     )
 
 

@@ -22,8 +22,15 @@ log = get_logger(__name__)
 
 
 class CallRecordWriter:
-    def __init__(self, calls: CallRepository, record: CallRecord, flush_interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        calls: CallRepository,
+        record: CallRecord,
+        flush_interval_s: float = 1.0,
+        on_unsaved: Callable[[CallRecord], None] | None = None,
+    ) -> None:
         self._calls = calls
+        self._on_unsaved = on_unsaved  # where a final state the database refused goes to be retried
         self.record = record
         self._interval = flush_interval_s
         self._dirty = asyncio.Event()
@@ -97,11 +104,14 @@ class CallRecordWriter:
             except TimeoutError:
                 log.error("call_record_writer_stuck")
             self._task = None
+        saved = False
         try:
-            await asyncio.wait_for(self.flush(final=True), timeout=timeout_s)
+            saved = await asyncio.wait_for(self.flush(final=True), timeout=timeout_s)
         except TimeoutError:
             DB_ERRORS.labels(operation="call_record_final_write").inc()
             log.error("call_record_final_write_timeout")
         finally:
+            if not saved and self._on_unsaved is not None:
+                self._on_unsaved(self.record)  # retried until the database is back, not lost
             self.sealed = True
             self._saved.set()

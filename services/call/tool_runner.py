@@ -69,6 +69,7 @@ class ToolRunner:
         self._timer = timer
         self._host = host
         self._batches: dict[str, _Batch] = {}
+        self._session = 0  # bumped when the Realtime session is replaced: its call ids mean nothing after
         self.tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -95,6 +96,7 @@ class ToolRunner:
         """The session that asked for these calls is gone: no follow-up for them (the new session gets
         their results in the replayed conversation)."""
         self._batches.clear()
+        self._session += 1
 
     def cancel(self) -> list[asyncio.Task[None]]:
         tasks = list(self.tasks)
@@ -103,10 +105,19 @@ class ToolRunner:
         return tasks
 
     async def _run(self, response_id: str, call_id: str, name: str, arguments: str) -> None:
+        session = self._session
         result = await self._registry.execute(call_id, name, arguments, self._context, self._timeout_s)
         self._note(result)
         self._host.tool_finished(response_id, result)
         try:
+            if session != self._session:
+                # Asked by a session that is gone: the new one never issued this call id, so it gets
+                # the result as a note, and the model answers the caller who is waiting for it.
+                await self._link.add_system_note(
+                    f"Result of {name}, asked before the line dropped: {_encode_output(result)}"
+                )
+                await self._link.request_response()
+                return
             await self._link.function_output(call_id, _encode_output(result))
         except RealtimeLinkClosed:
             return  # the session's read loop reports the lost link

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import random
+import signal
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -14,9 +15,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from pymongo import AsyncMongoClient
 
-from devtools.ferretdb import free_port
+from devtools.ferretdb import LocalMongo, free_port
 from models.call_record import CallRecord, TranscriptLine, TransferInfo
 from services.call.record_writer import CallRecordWriter
+from services.call.unsaved_records import UnsavedRecords
 from services.metrics import REGISTRY
 from services.store.calls import CallFilter, CallRepository
 from services.store.client import create_mongo_client
@@ -300,3 +302,31 @@ async def test_one_writer_at_a_time_changes_go_through_the_writer_until_its_fina
     assert await calls.add_ticket(SID, "TKT-000001")
     stored = await calls.get(SID)
     assert stored is not None and stored["tickets"] == ["TKT-000001"] and stored["transfer"]["status"] == "connected"
+
+
+async def test_a_call_that_ends_while_the_database_is_paused_keeps_its_record() -> None:
+    """The final write fails during the outage; the record is retried until the database is back."""
+    with LocalMongo() as server:
+        client = create_mongo_client(server.uri, serverSelectionTimeoutMS=500, socketTimeoutMS=500)
+        repo = Database(client, "outage").calls
+        unsaved = UnsavedRecords(repo, retry_every_s=0.2)
+        record = CallRecord(call_sid=SID)
+        writer = CallRecordWriter(repo, record, flush_interval_s=0.05, on_unsaved=unsaved.add)
+        writer.start()
+        assert server.process is not None
+        try:
+            await eventually(lambda: repo.get(SID))
+            server.process.send_signal(signal.SIGSTOP)  # the database stops answering
+            record.transcript.append(TranscriptLine(role="caller", text="Mera refund kab aayega?"))
+            record.finish("caller_hung_up", 42.0)
+            await writer.close(timeout_s=1)
+            assert len(unsaved) == 1, "the final state is kept for a retry, not dropped"
+            await asyncio.sleep(0.5)
+            server.process.send_signal(signal.SIGCONT)  # back
+            stored = await eventually(lambda: _stored_when(repo, lambda r: r.get("ended_at") is not None), 15)
+            assert stored["end_reason"] == "caller_hung_up" and stored["transcript"][-1]["text"].startswith("Mera")
+            assert len(unsaved) == 0
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+            await unsaved.aclose(timeout_s=2)
+            await client.close()
