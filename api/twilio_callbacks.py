@@ -121,7 +121,10 @@ async def _back_to_the_assistant(services: AppServices, call_sid: str, ticket_id
 
 
 def _int_param(value: str | None) -> int | None:
-    return int(value) if value is not None and value.strip().isdigit() else None
+    """A small non-negative integer field, or None: ASCII digits only ("²" is a digit to `isdigit`), and
+    short enough for BSON's 64-bit integers."""
+    text = (value or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _timestamp(value: str | None) -> datetime:
@@ -129,7 +132,7 @@ def _timestamp(value: str | None) -> datetime:
     if value:
         try:
             return email.utils.parsedate_to_datetime(value).astimezone(UTC)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: a date at the end of datetime's range
             pass
     return utc_now()
 

@@ -57,16 +57,16 @@ async def incoming_call(request: Request, services: ServicesDep) -> Response:
         return Response(content=twiml, media_type=TWIML_MEDIA_TYPE)
     parameters = {
         "call_sid": call_sid,
-        "caller": customer[:64],
-        "called": our_number[:64],
+        "caller": _printable(customer)[:64],
+        "called": _printable(our_number)[:64],
         "direction": "outbound" if outbound else "inbound",
         "carrier": TwilioMediaStream.carrier,
         # STIR/SHAKEN attestation of the caller id ("TN-Validation-Passed-A", ...), when Twilio has one.
-        "attestation": form.get("StirVerstat", "")[:64],
+        "attestation": _printable(form.get("StirVerstat", ""))[:64],
     }
     purpose = request.query_params.get("purpose")
     if purpose:
-        parameters["purpose"] = purpose[:300]
+        parameters["purpose"] = _printable(purpose)[:300]
     token = services.stream_gate.issue(call_sid, parameters)
     log.info("incoming_call", call_sid=call_sid, caller=parameters["caller"])
     if services.preopened is not None:
@@ -137,6 +137,11 @@ async def _resumed_leg(services: AppServices, start: StartPayload) -> ResumedLeg
     ticket = parameters.get("ticket")
     told = f" A callback ticket was filed: {ticket} (it was also sent by SMS)." if ticket else ""
     return ResumedLeg(record=record, note=TRANSFER_MISSED_NOTE + told)
+
+
+def _printable(text: str) -> str:
+    """Without control characters: XML 1.0 forbids most of them, and they belong in no phone field."""
+    return "".join(ch for ch in text if ch.isprintable())
 
 
 def _reject(reason: str, call_sid: str | None = None) -> None:

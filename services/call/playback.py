@@ -75,6 +75,8 @@ class PlaybackLedger:
         if name in self.flushed:
             self.flushed.discard(name)
             return None
+        if all(mark.name != name for mark in self.pending):
+            return None  # never sent, or echoed before: it proves nothing, and must not empty the queue
         # Echoes arrive in the order marks were sent; skip forward defensively if one was lost.
         while self.pending:
             mark = self.pending.popleft()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,6 +36,7 @@ from utils.logger import get_logger
 log = get_logger(__name__)
 
 START_TIMEOUT_S = 10.0
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 # uvicorn closes live websockets with 1012 ("service restart") when the server shuts down.
 _SERVICE_RESTART = 1012
 
@@ -68,6 +70,8 @@ class TwilioCodec:
             media = message.get("media")
             payload = media.get("payload") if isinstance(media, dict) else None
             if not isinstance(payload, str) or media.get("track", "inbound") != "inbound":
+                return Dropped("malformed")
+            if len(payload) % 4 or not _BASE64.fullmatch(payload):  # C-speed: OpenAI would reject the append
                 return Dropped("malformed")
             return AudioIn(payload)
         try:
@@ -173,12 +177,14 @@ class TwilioMediaStream:
     async def send_audio(self, payload: str, mark: str) -> None:
         media, mark_frame = self.codec.media(payload), self.codec.mark(mark)
         async with self._send_lock:
-            await self._ws.send_text(media)
-            await self._ws.send_text(mark_frame)
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # closed under us: `receive` says so
+                await self._ws.send_text(media)
+                await self._ws.send_text(mark_frame)
 
     async def clear(self) -> None:
         async with self._send_lock:
-            await self._ws.send_text(self.codec.clear())
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await self._ws.send_text(self.codec.clear())
 
     async def close(self) -> None:
         # With nothing after <Connect> in our TwiML, closing the stream ends the call (or, after a REST
