@@ -64,6 +64,7 @@ OUTBOUND_PER_S = 10  # ~100 ms of assistant audio per response.output_audio.delt
 TRANSCRIPTS_PER_S = 10  # response.output_audio_transcript.delta while the assistant speaks (the fake: 1 per chunk)
 STREAM_SID = "MZ" + "a1b2c3d4" * 4
 CALL_SID = "CA" + "0123456789abcdef" * 2
+GROUPS = ("append", "delta in", "chunk out", "frame in", "session", "pumps", "websocket", "per call")
 
 
 # ----------------------------------------------------------------------------------------- sample data
@@ -287,14 +288,19 @@ async def time_pump(
 
 
 # ----------------------------------------------------------------------------------------- the rows
-async def measure(number: int, repeat: int) -> list[Row]:
+async def measure(number: int, repeat: int, groups: set[str] | None = None) -> list[Row]:
     rows: list[Row] = []
     conn = make_connection()
     server_event_adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(RealtimeServerEvent)
     bench = await make_bench()
     session, twilio, codec = bench.session, bench.twilio, bench.stream.codec
 
-    def add(group: str, name: str, result: Timing) -> None:
+    async def add(group: str, name: str, timing: Callable[[], Timing | Awaitable[Timing]]) -> None:
+        if groups is not None and group not in groups:
+            return
+        result = timing()
+        if not isinstance(result, tuple):
+            result = await result
         rows.append(Row(group, name, *result))
         print(f"  {group:9s} {name:86s} {result[0]:9.2f} µs", flush=True)
 
@@ -317,31 +323,33 @@ async def measure(number: int, repeat: int) -> list[Row]:
     async def link_append() -> None:
         await session.link.append_audio(FRAME_B64)
 
-    add(
+    await add(
         "append",
         "SDK typed: async_maybe_transform(event, Union[...]) + json.dumps",
-        await time_async(sdk_transform_dump, number // 4, repeat),
+        lambda: time_async(sdk_transform_dump, number // 4, repeat),
     )
-    add(
+    await add(
         "append",
         "SDK typed: AsyncRealtimeConnection.send(dict), socket stubbed",
-        await time_async(sdk_send, number // 4, repeat),
+        lambda: time_async(sdk_send, number // 4, repeat),
     )
-    add("append", "orjson.dumps({...}).decode() (the app before be96b51)", time_sync(dict_dump, number, repeat))
-    add(
+    await add(
+        "append", "orjson.dumps({...}).decode() (the app before be96b51)", lambda: time_sync(dict_dump, number, repeat)
+    )
+    await add(
         "append",
         "ours: pre-serialised head + orjson.dumps(payload) (RealtimeLink)",
-        time_sync(head_dump, number, repeat),
+        lambda: time_sync(head_dump, number, repeat),
     )
-    add(
+    await add(
         "append",
         "orjson.dumps({...}) + AsyncRealtimeConnection.send_raw, socket stubbed",
-        await time_async(dict_send, number, repeat),
+        lambda: time_async(dict_send, number, repeat),
     )
-    add(
+    await add(
         "append",
         "ours: RealtimeLink.append_audio (frame + lock + send_raw), socket stubbed",
-        await time_async(link_append, number, repeat),
+        lambda: time_async(link_append, number, repeat),
     )
 
     # 2. Parsing one response.output_audio.delta (100 ms, 800 bytes as base64).
@@ -351,17 +359,19 @@ async def measure(number: int, repeat: int) -> list[Row]:
     def sdk_validate() -> Any:
         return server_event_adapter.validate_json(AUDIO_DELTA)
 
-    add(
+    await add(
         "delta in",
         "SDK: connection.parse_event(raw) (json.loads + construct_type_unchecked)",
-        time_sync(sdk_parse, number, repeat),
+        lambda: time_sync(sdk_parse, number, repeat),
     )
-    add(
+    await add(
         "delta in",
         "pydantic: TypeAdapter(RealtimeServerEvent).validate_json(raw) (validated)",
-        time_sync(sdk_validate, number, repeat),
+        lambda: time_sync(sdk_validate, number, repeat),
     )
-    add("delta in", "ours: orjson.loads(raw)", time_sync(lambda: orjson.loads(AUDIO_DELTA), number, repeat))
+    await add(
+        "delta in", "ours: orjson.loads(raw)", lambda: time_sync(lambda: orjson.loads(AUDIO_DELTA), number, repeat)
+    )
 
     # 3. Our Twilio-side work per outbound chunk, without the session.
     ledger = PlaybackLedger()
@@ -386,25 +396,25 @@ async def measure(number: int, repeat: int) -> list[Row]:
     def dict_media_frame() -> str:
         return orjson.dumps({"event": "media", "streamSid": STREAM_SID, "media": {"payload": DELTA_B64}}).decode()
 
-    add(
+    await add(
         "chunk out",
         "TwilioCodec.media + .mark + ledger.on_audio_sent + mulaw_b64_duration_ms",
-        twilio_out_timed(),
+        twilio_out_timed,
     )
-    add(
+    await add(
         "chunk out",
         "  of which mulaw_b64_duration_ms",
-        time_sync(lambda: mulaw_b64_duration_ms(DELTA_B64), number, repeat),
+        lambda: time_sync(lambda: mulaw_b64_duration_ms(DELTA_B64), number, repeat),
     )
-    add(
+    await add(
         "chunk out",
         "  of which TwilioCodec.media (pre-serialised head)",
-        time_sync(lambda: chunk_codec.media(DELTA_B64), number, repeat),
+        lambda: time_sync(lambda: chunk_codec.media(DELTA_B64), number, repeat),
     )
-    add(
+    await add(
         "chunk out",
         "  media frame as orjson.dumps({...}) (the app before be96b51)",
-        time_sync(dict_media_frame, number, repeat),
+        lambda: time_sync(dict_media_frame, number, repeat),
     )
 
     # 4. Our inbound per-frame parse and the typed alternative.
@@ -420,25 +430,25 @@ async def measure(number: int, repeat: int) -> list[Row]:
     def typed_inbound_parse() -> str:
         return twilio_message_adapter.validate_python(orjson.loads(TWILIO_MEDIA)).media.payload
 
-    add(
+    await add(
         "frame in",
         "ours: TwilioCodec.decode(media message) -> AudioIn",
-        time_sync(lambda: codec.decode(TWILIO_MEDIA), number, repeat),
+        lambda: time_sync(lambda: codec.decode(TWILIO_MEDIA), number, repeat),
     )
-    add(
+    await add(
         "frame in",
         "  orjson.loads + dict access inline, no event object (the app before be96b51)",
-        time_sync(inline_parse, number, repeat),
+        lambda: time_sync(inline_parse, number, repeat),
     )
-    add(
+    await add(
         "frame in",
         "typed: orjson.loads + twilio_message_adapter.validate_python",
-        time_sync(typed_inbound_parse, number, repeat),
+        lambda: time_sync(typed_inbound_parse, number, repeat),
     )
-    add(
+    await add(
         "frame in",
         "typed: twilio_message_adapter.validate_json(text)",
-        time_sync(lambda: twilio_message_adapter.validate_json(TWILIO_MEDIA), number, repeat),
+        lambda: time_sync(lambda: twilio_message_adapter.validate_json(TWILIO_MEDIA), number, repeat),
     )
 
     # 5. The real session's methods (sockets stubbed): what one frame / chunk costs in the app. Same
@@ -474,30 +484,30 @@ async def measure(number: int, repeat: int) -> list[Row]:
         orjson.loads(TRANSCRIPT_DELTA)
         return session.link.parse(TRANSCRIPT_DELTA)
 
-    add(
+    await add(
         "session",
         "TwilioCodec.decode(media) + RealtimeLink.append_audio: parse + append + send_raw",
-        await time_async(inbound_frame, number, repeat),
+        lambda: time_async(inbound_frame, number, repeat),
     )
-    add(
+    await add(
         "session",
         "orjson.loads(delta) + CallSession._on_audio_delta: ledger + media + mark",
-        await time_async(outbound_chunk, number, repeat, drained),
+        lambda: time_async(outbound_chunk, number, repeat, drained),
     )
-    add(
+    await add(
         "session",
         "  + its mark echo: TwilioCodec.decode(mark) (typed) + CallSession._on_mark_echo",
-        await time_async(outbound_chunk_and_echo, number, repeat, drained),
+        lambda: time_async(outbound_chunk_and_echo, number, repeat, drained),
     )
-    add(
+    await add(
         "session",
         "transcript delta (no handler): orjson.loads + CallSession._control_handlers lookup",
-        time_sync(control_event_as_is, number, repeat),
+        lambda: time_sync(control_event_as_is, number, repeat),
     )
-    add(
+    await add(
         "session",
         "transcript delta parsed anyway: orjson.loads + RealtimeLink.parse (the app before ec8fcff)",
-        time_sync(control_event_typed, number, repeat),
+        lambda: time_sync(control_event_typed, number, repeat),
     )
 
     # 6. The session's two pumps end to end, per message, over the stub sockets: TwilioMediaStream.receive
@@ -520,31 +530,32 @@ async def measure(number: int, repeat: int) -> list[Row]:
     async def fill_transcripts(count: int) -> None:
         bench.realtime.inbox.extend([TRANSCRIPT_DELTA] * count)
 
-    add(
+    await add(
         "pumps",
         "CallSession._pump_carrier, per media frame: receive + decode + append_audio",
-        await time_pump(session._pump_carrier, fill_media, number, repeat),
+        lambda: time_pump(session._pump_carrier, fill_media, number, repeat),
     )
-    add(
+    await add(
         "pumps",
         "CallSession._pump_realtime, per audio delta: recv_bytes + orjson + _on_audio_delta",
-        await time_pump(session._pump_realtime, fill_deltas, number, repeat),
+        lambda: time_pump(session._pump_realtime, fill_deltas, number, repeat),
     )
-    add(
+    await add(
         "pumps",
         "CallSession._pump_carrier, per mark echo: receive + typed decode + _on_mark_echo",
-        await time_pump(session._pump_carrier, fill_echoes, number, repeat),
+        lambda: time_pump(session._pump_carrier, fill_echoes, number, repeat),
     )
-    add(
+    await add(
         "pumps",
         "CallSession._pump_realtime, per transcript delta (no handler)",
-        await time_pump(session._pump_realtime, fill_transcripts, number, repeat),
+        lambda: time_pump(session._pump_realtime, fill_transcripts, number, repeat),
     )
 
     # 7. The WebSocket library's own per-message work on the Twilio socket, with and without
     # permessage-deflate (which the app declines since ec8fcff: this shows what it would cost).
-    for name, result in websocket_rows(repeat):
-        add("websocket", name, result)
+    if groups is None or "websocket" in groups:
+        for name, result in websocket_rows(repeat):
+            await add("websocket", name, lambda result=result: result)
 
     # 8. Once per call (not per frame): configuring the session and asking for the greeting, typed.
     settings, agent = bench.services.settings, bench.services.agent
@@ -554,11 +565,11 @@ async def measure(number: int, repeat: int) -> list[Row]:
     async def call_setup() -> None:
         await bench.connector.open_conversation(greeting)
 
-    add(
+    await add(
         "per call",
         f"RealtimeConnector.open_conversation: typed session.update ({len(orjson.dumps(session_config)):,} B) + "
         "response.create",
-        await time_async(call_setup, max(number // 200, 20), repeat),
+        lambda: time_async(call_setup, max(number // 200, 20), repeat),
     )
     await bench.services.aclose()
     return rows
@@ -636,6 +647,16 @@ def by_name(rows: list[Row], prefix: str) -> float:
     return next(r.us for r in rows if r.name.startswith(prefix))
 
 
+def table(rows: list[Row]) -> str:
+    lines = ["| path | operation | µs/op (median) | min-max |", "|---|---|---:|---:|"]
+    for row in rows:
+        name = row.name.replace("|", "\\|")
+        if name.startswith("  "):
+            name = "↳ " + name.strip()
+        lines.append(f"| {row.group} | {name} | {row.us:.2f} | {row.spread[0]:.2f}-{row.spread[1]:.2f} |")
+    return "\n".join(lines)
+
+
 def report(rows: list[Row], number: int, repeat: int, elapsed: float) -> str:
     lines = [
         f"- {platform.python_version()} on {platform.system()} {platform.machine()}, {os.cpu_count()} cores; "
@@ -644,14 +665,8 @@ def report(rows: list[Row], number: int, repeat: int, elapsed: float) -> str:
         f"- {number:,} iterations per repeat (SDK typed send rows: {number // 4:,}), {repeat} repeats; "
         f"figure = median of the repeats (min-max in brackets); run took {elapsed:.0f} s",
         "",
-        "| path | operation | µs/op (median) | min-max |",
-        "|---|---|---:|---:|",
+        table(rows),
     ]
-    for row in rows:
-        name = row.name.replace("|", "\\|")
-        if name.startswith("  "):
-            name = "↳ " + name.strip()
-        lines.append(f"| {row.group} | {name} | {row.us:.2f} | {row.spread[0]:.2f}-{row.spread[1]:.2f} |")
 
     sdk_append = by_name(rows, "SDK typed: AsyncRealtimeConnection.send")
     our_append = by_name(rows, "ours: RealtimeLink.append_audio")
@@ -729,9 +744,13 @@ async def amain(args: argparse.Namespace) -> None:
     repeat = 3 if args.quick else args.repeat
     started = time.perf_counter()
     print(f"timing ({number:,} iterations x {repeat} repeats per row)...", flush=True)
-    rows = await measure(number, repeat)
+    groups = set(args.groups.split(",")) if args.groups else None
+    rows = await measure(number, repeat, groups)
     print()
-    print(report(rows, number, repeat, time.perf_counter() - started))
+    if groups is None:
+        print(report(rows, number, repeat, time.perf_counter() - started))
+    else:  # the per-call-second summary needs every row
+        print(table(rows))
 
 
 def main() -> None:
@@ -739,7 +758,15 @@ def main() -> None:
     parser.add_argument("--number", type=int, default=20_000, help="iterations per repeat")
     parser.add_argument("--repeat", type=int, default=7, help="repeats per row (the median is reported)")
     parser.add_argument("--quick", action="store_true", help="2,000 iterations x 3 repeats")
+    parser.add_argument(
+        "--groups",
+        help=f"only these row groups, comma-separated ({', '.join(GROUPS)}), e.g. session,pumps to compare the "
+        "hot path alone; prints the rows without the per-call-second summary",
+    )
     args = parser.parse_args()
+    unknown = set(filter(None, (args.groups or "").split(","))) - set(GROUPS)
+    if unknown:
+        parser.error(f"unknown --groups {sorted(unknown)}; choose from {', '.join(GROUPS)}")
     if uvloop is not None:  # the app runs on uvloop (uvicorn's default when installed)
         uvloop.run(amain(args))
     else:
