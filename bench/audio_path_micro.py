@@ -7,7 +7,7 @@ stubbed (Starlette's WebSocket under `TwilioMediaStream`, the websockets connect
 (`services.container.build_services`). So these are the Python costs on top of the WebSocket libraries
 and the kernel (bench/bridge_load.py measures the whole process under load).
 
-    .venv/bin/python -m bench.audio_path_micro            # ~60 s
+    .venv/bin/python -m bench.audio_path_micro            # ~70 s
     .venv/bin/python -m bench.audio_path_micro --quick    # fewer iterations, for a smoke test
 """
 
@@ -27,7 +27,7 @@ import timeit
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Union, cast
+from typing import Any, Generic, TypeVar, Union, cast
 
 import openai
 import orjson
@@ -38,9 +38,8 @@ from openai.types.realtime import RealtimeServerEvent
 from openai.types.realtime.realtime_client_event_param import RealtimeClientEventParam
 from openai.types.realtime.response_create_event_with_references_param import ResponseCreateEventWithReferencesParam
 from starlette.websockets import WebSocketState
-from websockets.exceptions import ConnectionClosedOK
 from websockets.extensions.permessage_deflate import PerMessageDeflate
-from websockets.frames import OP_TEXT, Close, Frame
+from websockets.frames import OP_TEXT, Frame
 
 from models.twilio_stream import twilio_message_adapter
 from services.call.playback import PlaybackLedger, mulaw_b64_duration_ms
@@ -64,6 +63,7 @@ OUTBOUND_PER_S = 10  # ~100 ms of assistant audio per response.output_audio.delt
 TRANSCRIPTS_PER_S = 10  # response.output_audio_transcript.delta while the assistant speaks (the fake: 1 per chunk)
 STREAM_SID = "MZ" + "a1b2c3d4" * 4
 CALL_SID = "CA" + "0123456789abcdef" * 2
+PUMP_TIMEOUT_S = 60.0  # per batch of frames fed to a running pump
 GROUPS = ("append", "delta in", "chunk out", "frame in", "session", "pumps", "websocket", "per call")
 
 
@@ -136,24 +136,48 @@ def mark_echo(sent_mark: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------- stubs
+T = TypeVar("T")
+
+
+class Inbox(Generic[T]):
+    """Frames a stub socket hands out. When they run out, the reader blocks (as on a quiet socket) and
+    `drained` is set: so a pump runs as a task for the whole bench, as in the app, and never sees its
+    socket close (which would start the app's reconnect / end-of-call paths)."""
+
+    def __init__(self) -> None:
+        self.frames: deque[T] = deque()
+        self.drained = asyncio.Event()
+        self._more = asyncio.Event()
+
+    def feed(self, frames: list[T]) -> None:
+        self.frames.extend(frames)
+        self.drained.clear()
+        self._more.set()
+
+    async def next(self) -> T:
+        while not self.frames:
+            self.drained.set()
+            self._more.clear()
+            await self._more.wait()
+        return self.frames.popleft()
+
+
 class StubTwilioSocket:
-    """Stands in for Starlette's WebSocket under `TwilioMediaStream` / `read_start`: receive() replays the
-    queued text frames, then reports a disconnect; send_text() keeps the last frame sent (the bench
-    echoes marks from it, as Twilio does), nothing else."""
+    """Stands in for Starlette's WebSocket under `TwilioMediaStream` / `read_start`: receive() hands out the
+    fed text frames; send_text() keeps the last frame sent (the bench echoes marks from it, as Twilio
+    does), nothing else."""
 
     client_state = WebSocketState.CONNECTED
 
     def __init__(self) -> None:
-        self.inbox: deque[str] = deque()
+        self.inbox: Inbox[str] = Inbox()
         self.last_sent = ""
 
     async def receive_text(self) -> str:
-        return self.inbox.popleft()
+        return await self.inbox.next()
 
     async def receive(self) -> dict[str, Any]:
-        if self.inbox:
-            return {"type": "websocket.receive", "text": self.inbox.popleft()}
-        return {"type": "websocket.disconnect", "code": 1000}
+        return {"type": "websocket.receive", "text": await self.inbox.next()}
 
     async def send_text(self, text: str) -> None:
         self.last_sent = text
@@ -164,18 +188,16 @@ class StubTwilioSocket:
 
 class StubSdkSocket:
     """Stands in for the websockets client connection under the SDK's `AsyncRealtimeConnection`: sends
-    are dropped; recv() replays the queued server frames, then reports the socket closed."""
+    are dropped; recv() hands out the fed server frames."""
 
     def __init__(self) -> None:
-        self.inbox: deque[bytes] = deque()
+        self.inbox: Inbox[bytes] = Inbox()
 
     async def send(self, data: str | bytes) -> None:
         return None
 
     async def recv(self, decode: bool | None = None) -> bytes:
-        if self.inbox:
-            return self.inbox.popleft()
-        raise ConnectionClosedOK(Close(1000, ""), Close(1000, ""), True)
+        return await self.inbox.next()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         return None
@@ -208,32 +230,48 @@ class Bench:
     twilio: StubTwilioSocket
     stream: TwilioMediaStream
     session: CallSession
+    pumps: list[asyncio.Task[None]]
 
     @property
     def realtime(self) -> StubSdkSocket:
         return self.connector.socket
 
+    async def aclose(self) -> None:
+        for task in self.pumps:
+            task.cancel()
+        await asyncio.gather(*self.pumps, return_exceptions=True)
+        await self.services.aclose()
+
+
+async def run_until_drained(inbox: Inbox[Any], frames: list[Any]) -> None:
+    """Hand a running pump these frames and wait until it has handled them all and asks for more (bounded:
+    a pump that died would never ask)."""
+    inbox.feed(frames)
+    try:
+        await asyncio.wait_for(inbox.drained.wait(), timeout=PUMP_TIMEOUT_S)
+    except TimeoutError:
+        raise RuntimeError(f"a pump did not take {len(frames)} frames within {PUMP_TIMEOUT_S:.0f} s") from None
+
 
 async def make_bench() -> Bench:
     """The app's composition root with the Realtime connect stubbed; a real TwilioMediaStream and CallSession
-    with its RealtimeLink opened through `open_conversation` and one response in flight. No task is
-    started: the rows drive the session's own methods and pumps directly."""
+    with its RealtimeLink opened through `open_conversation`, the session's two pumps running as tasks
+    (`CallSession.run` would also start the watchdogs and the record writer: not here), and one response
+    in flight. The rows feed the pumps through the stub sockets, or call the session's methods directly."""
     services = build_services(make_settings())
     connector = StubSocketConnector(services)
     deps = dataclasses.replace(services.call_deps, connector=connector, preopened=None)
     twilio = StubTwilioSocket()
-    twilio.inbox.extend([TWILIO_CONNECTED, TWILIO_START])
+    twilio.inbox.feed([TWILIO_CONNECTED, TWILIO_START])
     start = await read_start(cast(Any, twilio))
     assert start is not None
     stream = TwilioMediaStream(cast(Any, twilio), start, services.settings.max_stream_message_bytes)
     session = CallSession(deps, stream)
     await session.link.open(CALL_SID, greeting_instructions(deps.agent, "inbound", None))
-    # The stub sockets run dry after each batch; with the end already asked for, the pumps then return
-    # quietly instead of apologising to the caller (a REST call) for a lost link.
-    session.end("bench")
-    connector.socket.inbox.append(RESPONSE_CREATED)  # the response whose audio the rows play
-    await session._pump_realtime()
-    return Bench(services, connector, twilio, stream, session)
+    pumps = [asyncio.create_task(session._pump_carrier()), asyncio.create_task(session._pump_realtime())]
+    await run_until_drained(connector.socket.inbox, [RESPONSE_CREATED])  # the response whose audio is played
+    await run_until_drained(twilio.inbox, [])
+    return Bench(services, connector, twilio, stream, session, pumps)
 
 
 # ----------------------------------------------------------------------------------------- timing
@@ -273,16 +311,15 @@ async def time_async(
 
 
 async def time_pump(
-    pump: Callable[[], Awaitable[Any]], fill: Callable[[int], Awaitable[Any]], number: int, repeat: int
+    inbox: Inbox[Any], frames: Callable[[int], Awaitable[list[Any]]], number: int, repeat: int
 ) -> Timing:
-    """A pump (a loop that runs until its socket reports closed) over `number` queued frames, per frame."""
-    await fill(min(number, 100))
-    await pump()
+    """One of the session's running pumps over `number` frames fed to its stub socket, per frame."""
+    await run_until_drained(inbox, await frames(min(number, 100)))
     runs = []
     for _ in range(repeat):
-        await fill(number)
+        batch = await frames(number)
         start = time.perf_counter()
-        await pump()
+        await run_until_drained(inbox, batch)
         runs.append((time.perf_counter() - start) / number * 1e6)
     return summary(runs)
 
@@ -510,45 +547,46 @@ async def measure(number: int, repeat: int, groups: set[str] | None = None) -> l
         lambda: time_sync(control_event_typed, number, repeat),
     )
 
-    # 6. The session's two pumps end to end, per message, over the stub sockets: TwilioMediaStream.receive
-    # (socket receive, size check, decode) and RealtimeLink.events (SDK recv_bytes, orjson, dispatch).
-    async def fill_media(count: int) -> None:
-        twilio.inbox.extend([TWILIO_MEDIA] * count)
+    # 6. The session's two pumps (running tasks) end to end, per message, over the stub sockets:
+    # TwilioMediaStream.receive (socket receive, size check, decode), RealtimeLink.events (SDK
+    # recv_bytes, orjson) and the session's dispatch.
+    async def media_frames(count: int) -> list[str]:
+        return [TWILIO_MEDIA] * count
 
-    async def fill_echoes(count: int) -> None:
+    async def echoes(count: int) -> list[str]:
         drain_marks()
-        echoes = []
+        frames = []
         for _ in range(count):  # each echo must name a mark really sent (and still pending)
             await session._on_audio_delta(orjson.loads(AUDIO_DELTA))
-            echoes.append(mark_echo(twilio.last_sent))
-        twilio.inbox.extend(echoes)
+            frames.append(mark_echo(twilio.last_sent))
+        return frames
 
-    async def fill_deltas(count: int) -> None:
+    async def audio_deltas(count: int) -> list[bytes]:
         drain_marks()
-        bench.realtime.inbox.extend([AUDIO_DELTA] * count)
+        return [AUDIO_DELTA] * count
 
-    async def fill_transcripts(count: int) -> None:
-        bench.realtime.inbox.extend([TRANSCRIPT_DELTA] * count)
+    async def transcript_deltas(count: int) -> list[bytes]:
+        return [TRANSCRIPT_DELTA] * count
 
     await add(
         "pumps",
         "CallSession._pump_carrier, per media frame: receive + decode + append_audio",
-        lambda: time_pump(session._pump_carrier, fill_media, number, repeat),
+        lambda: time_pump(twilio.inbox, media_frames, number, repeat),
     )
     await add(
         "pumps",
         "CallSession._pump_realtime, per audio delta: recv_bytes + orjson + _on_audio_delta",
-        lambda: time_pump(session._pump_realtime, fill_deltas, number, repeat),
+        lambda: time_pump(bench.realtime.inbox, audio_deltas, number, repeat),
     )
     await add(
         "pumps",
         "CallSession._pump_carrier, per mark echo: receive + typed decode + _on_mark_echo",
-        lambda: time_pump(session._pump_carrier, fill_echoes, number, repeat),
+        lambda: time_pump(twilio.inbox, echoes, number, repeat),
     )
     await add(
         "pumps",
         "CallSession._pump_realtime, per transcript delta (no handler)",
-        lambda: time_pump(session._pump_realtime, fill_transcripts, number, repeat),
+        lambda: time_pump(bench.realtime.inbox, transcript_deltas, number, repeat),
     )
 
     # 7. The WebSocket library's own per-message work on the Twilio socket, with and without
@@ -571,7 +609,7 @@ async def measure(number: int, repeat: int, groups: set[str] | None = None) -> l
         "response.create",
         lambda: time_async(call_setup, max(number // 200, 20), repeat),
     )
-    await bench.services.aclose()
+    await bench.aclose()
     return rows
 
 
