@@ -37,9 +37,8 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, currently_in_test_context, event, example, given, settings
+from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
-from starlette.websockets import WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -70,15 +69,6 @@ def next_caller() -> str:
 UVICORN_BAD_UTF8 = "Invalid UTF-8 sequence received from client."
 
 
-def is_closed_stream_crash(record: logging.LogRecord) -> bool:
-    """The call's realtime pump died sending to a Twilio socket that had just closed."""
-    error = record.exc_info[1] if record.exc_info else None
-    closed = isinstance(error, WebSocketDisconnect) or (
-        isinstance(error, RuntimeError) and "after sending 'websocket.close'" in str(error)
-    )
-    return closed and record.name == "asyncio" and "name='realtime-" in record.getMessage()
-
-
 class AppErrors(logging.Handler):
     """ERROR records of uvicorn (an exception in the ASGI app) and asyncio (a task that died unseen)."""
 
@@ -87,12 +77,11 @@ class AppErrors(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
         self.records: list[logging.LogRecord] = []
-        self.known: list[logging.LogRecord] = []  # the known bug of test_audio_for_a_stream_that_just_closed_...
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name == "uvicorn.error" and record.getMessage() == UVICORN_BAD_UTF8:
             return  # uvicorn's own handling of a text frame that is not UTF-8: logged, then closed with 1007
-        (self.known if is_closed_stream_crash(record) else self.records).append(record)
+        self.records.append(record)
 
     @classmethod
     def attach(cls) -> AppErrors:
@@ -109,20 +98,15 @@ class AppErrors(logging.Handler):
     async def wait_for_any(self, timeout: float) -> None:
         """Give a task that just died time to be collected and reported."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while not (self.records or self.known) and asyncio.get_running_loop().time() < deadline:
+        while not self.records and asyncio.get_running_loop().time() < deadline:
             gc.collect()
             await asyncio.sleep(0.05)
 
-    def assert_none(self, *, collect: bool = True, allow_known: bool = False) -> None:
-        """No crash. `allow_known`: except the known one, which a fuzzed frame that closes the socket can
-        hit by chance (`test_audio_for_a_stream_that_just_closed_does_not_crash_the_call` shows it)."""
+    def assert_none(self, *, collect: bool = True) -> None:
         if collect:
             gc.collect()  # "Task exception was never retrieved" is logged when the task is collected
-        if self.known and currently_in_test_context():
-            event("known crash: realtime pump sent to a closed stream")
-        problems = self.records + ([] if allow_known else self.known)
-        shown = [f"{r.name}: {r.getMessage()} {self.format(r) if r.exc_info else ''}"[:2000] for r in problems]
-        assert not problems, "the app crashed:\n" + "\n".join(shown)
+        shown = [f"{r.name}: {r.getMessage()} {self.format(r) if r.exc_info else ''}"[:2000] for r in self.records]
+        assert not self.records, "the app crashed:\n" + "\n".join(shown)
 
 
 @pytest.fixture
@@ -389,9 +373,9 @@ def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 SHORT_AUDIO = st.binary(max_size=480).map(b64)  # up to 60 ms per frame, any content (random bytes are loud)
 LONG_AUDIO = st.builds(noise, st.integers(1_000, 40_000), st.integers(0, 99)).map(b64)  # up to 5 s in one frame
-# Payloads the app forwards or drops; base64 that does not decode is `test_invalid_base64_...` (a known bug).
-PAYLOADS = st.one_of(SHORT_AUDIO, SHORT_AUDIO, SHORT_AUDIO, st.just(""), LONG_AUDIO, NON_STR)
 INVALID_BASE64 = st.text(min_size=1, max_size=120).filter(lambda text: not is_base64(text))
+# Payloads the app forwards, and ones it must drop (not base64: OpenAI would reject the append).
+PAYLOADS = st.one_of(SHORT_AUDIO, SHORT_AUDIO, SHORT_AUDIO, st.just(""), LONG_AUDIO, INVALID_BASE64, NON_STR)
 
 
 def media_messages(payloads: st.SearchStrategy[Any] = PAYLOADS) -> st.SearchStrategy[dict[str, Any]]:
@@ -632,8 +616,8 @@ async def answers(call: SimulatedCall, spoken: bytes, timeout: float = 10.0) -> 
 
 
 async def generation_done(session: FakeSession) -> None:
-    """No reply is still streaming: a hang-up then cannot race one (that race is the known crash of
-    `test_audio_for_a_stream_that_just_closed_does_not_crash_the_call`)."""
+    """No reply is still streaming when the caller hangs up, so each example ends the same way (that race
+    has its own test, `test_audio_for_a_stream_that_just_closed_does_not_crash_the_call`)."""
     await session.wait_for(
         lambda: all(r["status"] != "in_progress" for r in session.responses), timeout=10, what="replies generated"
     )
@@ -691,7 +675,7 @@ async def test_fuzzed_frames_leave_the_call_answering_or_cleanly_ended(
         assert call.violations == [] and bystander.violations == [], "the app sent Twilio a malformed frame"
         stack.realtime.assert_clean()  # malformed caller input never became a malformed client event
         await assert_healthy(stack)
-        app_errors.assert_none(allow_known=True)
+        app_errors.assert_none()
     finally:
         await call.aclose()
 
@@ -1144,8 +1128,8 @@ async def test_audio_for_a_stream_that_just_closed_does_not_crash_the_call(
         app_errors.assert_none()
         record = await wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
         assert record["end_reason"] == "stream_closed"
-        # Its dead pump stopped reading OpenAI's socket, so closing that one waits for a timeout (2 s here,
-        # websockets' 10 s close_timeout for the socket itself): checked only once the crash is fixed.
+        # A pump that died would stop reading OpenAI's socket, and closing that one would then wait for
+        # websockets' close_timeout (10 s): the session closes promptly.
         await asyncio.wait_for(session.closed.wait(), 5)
     finally:
         await call.aclose()

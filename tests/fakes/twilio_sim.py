@@ -905,7 +905,9 @@ class SimulatedCall:
 
     async def _playback_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
+        # Until the socket closes (nothing can be echoed then), not `while True`: on Python 3.11 `wait_for`
+        # swallows a cancellation that lands as `_wake` is set, and `aclose()` would wait for this forever.
+        while not self._closed.is_set():
             self._wake.clear()
             self._advance(loop.time())
             await self._flush_echoes()
