@@ -2,9 +2,10 @@
 
 The call session mutates its in-memory `CallRecord` and calls `touch()` (no I/O). A background task
 writes the record whenever it changed, at most once per `flush_interval_s`, so a crash loses at most
-the last interval. Writes are `CallRepository.save`: single-document upserts keyed by the call sid,
-idempotent, no transactions needed. `close()` writes the final state; a failed write is retried on
-the next tick.
+the last interval. The first write is the whole record (`CallRepository.save`, an upsert keyed by the
+call sid); every later one only what changed since (`services.call.record_delta`), so the bytes
+written per call-minute stay flat however long the call. All are single-document updates, idempotent,
+no transactions needed. `close()` writes the final state; a failed write is retried on the next tick.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from models.call_record import CallRecord, utc_now
+from models.call_record import CallRecord, TranscriptLine, utc_now
+from services.call.record_delta import RecordDelta
 from services.metrics import DB_ERRORS
-from services.store.calls import CallRepository
+from services.store.calls import EXTERNALLY_OWNED, CallRepository
 from utils.logger import get_logger
 
 log = get_logger(__name__)
@@ -41,6 +43,8 @@ class CallRecordWriter:
         # else changing it writes to the database (after `wait_saved`), so one writer at a time.
         self.sealed = False
         self._saved = asyncio.Event()
+        self._delta = RecordDelta(record, EXTERNALLY_OWNED)
+        self._in_full = True  # the next write is the whole record (the first, or after it went missing)
 
     def start(self) -> None:
         self._dirty.set()
@@ -48,6 +52,11 @@ class CallRecordWriter:
 
     def touch(self) -> None:
         """Mark the record changed; the background task writes it soon. Never blocks."""
+        self._dirty.set()
+
+    def line_changed(self, line: TranscriptLine) -> None:
+        """A transcript line already in the record changed in place (e.g. its transcription arrived)."""
+        self._delta.item_changed("transcript", line)
         self._dirty.set()
 
     def apply(self, change: Callable[[CallRecord], None]) -> bool:
@@ -84,15 +93,35 @@ class CallRecordWriter:
         async with self._write_lock:
             # `save` serialises the record before its first await: nothing can change in between.
             self.sealed = self.sealed or final
-            self.record.updated_at = utc_now()
             try:
-                return await self._calls.save(self.record)
+                return await self._write()
             except Exception as error:
                 # Not a database error (those `save` handles): e.g. a value BSON cannot encode. The loop
                 # must live on, and the change stays pending, so a later valid state is still written.
                 DB_ERRORS.labels(operation="call_record_write").inc()
                 log.error("call_record_write_failed", call_sid=self.record.call_sid, error=type(error).__name__)
                 return False
+
+    async def _write(self) -> bool:
+        # Whatever is written is taken from the record before the first await.
+        if self._in_full:
+            self.record.updated_at = utc_now()
+            self._delta.written_in_full()
+            self._in_full = not await self._calls.save(self.record)
+            return not self._in_full
+        pending = self._delta.take()
+        if pending.empty:
+            return True
+        self.record.updated_at = utc_now()
+        pending.update.setdefault("$set", {})["updated_at"] = self.record.updated_at
+        saved: bool | None = False
+        try:
+            saved = await self._calls.save_changes(self.record.call_sid, pending.update)
+        finally:
+            self._delta.done(pending, saved is True)  # not taken (or raised): resent next time
+        if saved is None:  # the document is gone (deleted by hand?): write it whole again
+            self._in_full = True
+        return saved is True
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Stop the background task and write the final state (bounded, so shutdown never hangs)."""

@@ -64,7 +64,7 @@ class CallSession:
         self.continuity = Continuity(self.link, self.record, self.touch_record)
         self.playout = Playout(stream)
         self.actions = ActionSlot()
-        self.transcript = Transcript(self.record.transcript)
+        self.transcript = Transcript(self.record.transcript, on_change=self.recorder.line_changed)
         self._started_at = time.monotonic()
         self.timer = TurnTimer(self.record, self._started_at)
         self.tools = ToolRunner(

@@ -8,12 +8,19 @@ it (the cancelled response's transcript), so the heard share is remembered for e
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from models.call_record import TranscriptLine
 
 
+def _ignore(line: TranscriptLine) -> None:
+    pass
+
+
 class Transcript:
-    def __init__(self, lines: list[TranscriptLine]) -> None:
+    def __init__(self, lines: list[TranscriptLine], on_change: Callable[[TranscriptLine], None] = _ignore) -> None:
         self.lines = lines  # the call record's list, appended in place
+        self._on_change = on_change  # a line already in the list changed in place (the writer resends it)
         self._assistant: dict[str, TranscriptLine] = {}
         self._caller: dict[str, TranscriptLine] = {}  # turns whose transcription has not arrived yet
         self._heard_share: dict[str, float] = {}
@@ -34,6 +41,7 @@ class Transcript:
             self.lines.append(TranscriptLine(role="caller", text=text, item_id=item_id))
         else:
             line.text = text
+            self._on_change(line)
         return True
 
     def add_assistant(self, item_id: str, text: str | None) -> bool:
@@ -53,6 +61,7 @@ class Transcript:
         line = self._assistant.get(item_id)
         if line is not None:
             _cut(line, share)
+            self._on_change(line)
 
     def caller_is_waiting(self) -> bool:
         """The caller's line is the last one: nobody has answered it yet."""

@@ -2,8 +2,9 @@
 
 Several writers share a record, and each uses a single-document atomic update, never read-then-write:
 
-- the live session's `CallRecordWriter` (`save`): `$set` of the whole in-memory record, except the
-  fields only Twilio's status callbacks write (`EXTERNALLY_OWNED`);
+- the live session's `CallRecordWriter`: first `save`, a `$set` of the whole in-memory record except
+  the fields only Twilio's status callbacks write (`EXTERNALLY_OWNED`), then `save_changes`, only
+  what changed since (appended items `$set` at their positions, changed scalars);
 - Twilio's status callbacks (`apply_status`, `complete_ended_call`): conditional on `SequenceNumber`,
   so out-of-order and concurrent callbacks leave the newest status;
 - transfer results and callback tickets (`patch`, `add_ticket`);
@@ -131,6 +132,19 @@ class CallRepository(IndexedCollection):
                 log.warning("call_record_write_failed", call_sid=record.call_sid, error=str(error)[:300])
                 return False
         return False
+
+    async def save_changes(self, call_sid: str, update: dict[str, Any]) -> bool | None:
+        """Apply the live session's incremental update to its record (no upsert: `save` made it).
+
+        True when applied, None when there is no such record, False when the write failed (logged and
+        counted; the caller keeps the change and retries)."""
+        try:
+            result = await self.collection.update_one({"_id": call_sid}, update)
+        except PyMongoError as error:
+            DB_ERRORS.labels(operation="call_record_write").inc()
+            log.warning("call_record_write_failed", call_sid=call_sid, error=str(error)[:300])
+            return False
+        return True if result.matched_count else None
 
     # -------------------------------------------------------------- reads
 

@@ -12,12 +12,15 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import bson
 import pytest
-from pymongo import AsyncMongoClient
+from bson.codec_options import CodecOptions
+from pymongo import AsyncMongoClient, monitoring
 
 from devtools.ferretdb import LocalMongo, free_port
-from models.call_record import CallRecord, TranscriptLine, TransferInfo
+from models.call_record import CallRecord, TranscriptLine, TransferInfo, TurnLatency
 from services.call.record_writer import CallRecordWriter
+from services.call.transcript import Transcript
 from services.call.unsaved_records import UnsavedRecords
 from services.metrics import REGISTRY
 from services.store.calls import CallFilter, CallRepository
@@ -330,3 +333,135 @@ async def test_a_call_that_ends_while_the_database_is_paused_keeps_its_record() 
             server.process.send_signal(signal.SIGCONT)
             await unsaved.aclose(timeout_s=2)
             await client.close()
+
+
+# ------------------------------------------------------------------------------ incremental writes
+
+
+class UpdateSizes(monitoring.CommandListener):
+    """The BSON size of each `update` command the writer sends (pymongo's command monitoring)."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def started(self, event: Any) -> None:
+        if event.command_name == "update":
+            self.sizes.append(len(bson.encode(event.command)))
+
+    def succeeded(self, event: Any) -> None:
+        pass
+
+    def failed(self, event: Any) -> None:
+        pass
+
+
+def _turn(record: CallRecord, n: int) -> None:
+    record.transcript.append(TranscriptLine(role="caller", text=f"Mera order {n} kahan hai?"))
+    record.transcript.append(TranscriptLine(role="assistant", text=f"Aapka order {n} kal tak aa jayega."))
+    record.latencies.turns.append(TurnLatency(response_id=f"resp_{n}", speech_end_to_audio_ms=700.0))
+
+
+def _stored_model(stored: dict[str, Any]) -> dict[str, Any]:
+    return CallRecord.model_validate(stored).model_dump(exclude={"updated_at"})
+
+
+def _as_stored(record: CallRecord) -> dict[str, Any]:
+    """The record as the database keeps it (BSON dates have millisecond precision)."""
+    document = bson.decode(bson.encode(record.model_dump()), CodecOptions(tz_aware=True))
+    return _stored_model(document)
+
+
+async def test_each_write_after_the_first_carries_only_what_changed_however_long_the_call(
+    mongo_uri: str, database_name: str
+) -> None:
+    sizes = UpdateSizes()
+    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, event_listeners=[sizes])
+    try:
+        calls = Database(client, database_name).calls
+        record = CallRecord(call_sid=SID)
+        writer = CallRecordWriter(calls, record)
+        for n in range(300):
+            _turn(record, n)
+            if n in (5, 295):
+                record.usage.total_tokens += 1  # the same changes early and late in the call
+                sizes.sizes.clear()
+                assert await writer.flush()
+                early_or_late = sizes.sizes[-1]
+                if n == 5:
+                    early = early_or_late
+                else:
+                    late = early_or_late
+            elif n % 10 == 0:
+                assert await writer.flush()
+        # Five turns cost the same bytes at turn 295 as at turn 5 (but for longer positions and
+        # numbers in the keys and texts), a small fraction of the whole record by then.
+        assert late <= early * 1.05, (early, late)
+        assert late * 20 < len(bson.encode(record.model_dump())), "not the whole record"
+        assert await writer.flush()
+        stored = await calls.get(SID)
+        assert stored is not None and _stored_model(stored) == _as_stored(record)
+    finally:
+        await client.close()
+
+
+async def test_lines_changed_after_they_were_written_are_written_again(calls: CallRepository) -> None:
+    record = CallRecord(call_sid=SID)
+    writer = CallRecordWriter(calls, record)
+    transcript = Transcript(record.transcript, on_change=writer.line_changed)
+    transcript.caller_turn("item_caller")  # a placeholder: transcription comes later
+    assert transcript.add_assistant("item_reply", "Ji, main aapka order check karti hoon, ek second dijiye.")
+    assert await writer.flush()
+    assert transcript.add_caller("item_caller", "Mera order kahan hai?")  # fills the written placeholder
+    transcript.interrupted("item_reply", heard_ms=500, sent_ms=1000)  # cuts the written reply in place
+    record.tickets.append("TKT-000007")
+    assert await writer.flush()
+    stored = await calls.get(SID)
+    assert stored is not None
+    assert [(line["text"], line["interrupted"]) for line in stored["transcript"]] == [
+        ("Mera order kahan hai?", False),
+        ("Ji, main aapka order check", True),
+    ]
+    assert stored["tickets"] == ["TKT-000007"]
+    assert _stored_model(stored) == _as_stored(record)
+
+
+async def test_a_write_that_failed_or_whose_reply_was_lost_is_sent_again_without_duplicates(
+    calls: CallRepository,
+) -> None:
+    record = CallRecord(call_sid=SID)
+    writer = CallRecordWriter(calls, record)
+    transcript = Transcript(record.transcript, on_change=writer.line_changed)
+    transcript.caller_turn("item_1")
+    assert await writer.flush()
+
+    record.latencies.barge_ins = 2**70  # BSON cannot encode it: this write fails as a whole
+    assert transcript.add_caller("item_1", "Refund kab tak aayega?")
+    _turn(record, 1)
+    assert not await writer.flush()
+    record.latencies.barge_ins = 1
+    assert await writer.flush(), "the failed change and the new one go together"
+
+    # A write the database applied but whose reply was lost is resent as is: positions, not $push.
+    _turn(record, 2)
+    pending = writer._delta.take()
+    assert await calls.save_changes(SID, pending.update)
+    writer._delta.done(pending, ok=False)
+    assert await writer.flush()
+
+    stored = await calls.get(SID)
+    assert stored is not None and _stored_model(stored) == _as_stored(record)
+    assert [line["text"] for line in stored["transcript"]][:2] == ["Refund kab tak aayega?", "Mera order 1 kahan hai?"]
+    assert len(stored["transcript"]) == 5 and stored["latencies"]["barge_ins"] == 1
+
+
+async def test_a_record_deleted_under_a_live_call_is_written_whole_again(calls: CallRepository) -> None:
+    record = CallRecord(call_sid=SID)
+    writer = CallRecordWriter(calls, record)
+    _turn(record, 1)
+    assert await writer.flush()
+    await calls.collection.delete_one({"_id": SID})
+    _turn(record, 2)
+    assert not await writer.flush(), "no record to update: the change is not taken"
+    assert await writer.flush()
+    stored = await calls.get(SID)
+    assert stored is not None and len(stored["transcript"]) == 4
