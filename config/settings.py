@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # Open the Realtime session (and start the greeting) when the voice webhook arrives, not when the
     # media stream connects: the greeting is ready sooner. See bench/README.md.
     openai_preopen: bool = True
+    # Caller audio is sent to OpenAI in appends of this many ms while the caller is not talking (20 =
+    # every carrier frame on its own). Fewer appends cost less CPU; see services/call/inbound_audio.py.
+    inbound_audio_batch_ms: int = Field(default=100, ge=20, le=200)
 
     # Twilio
     twilio_account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")

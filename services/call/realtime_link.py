@@ -1,8 +1,9 @@
 """A call's link to OpenAI Realtime: the one owner of the call's OpenAI socket, across its whole life.
 
 It claims the session pre-opened at webhook time (or opens one), and offers the call two kinds of
-send: `append_audio` on the hot path (pre-serialised JSON through the SDK's raw send: ~4 µs against
-~240 µs for the typed `send()`), and typed control events for the rare rest. Reading yields each
+send: `append_audio` on the hot path (frames coalesced into fewer appends, `inbound_audio`; each
+pre-serialised JSON through the SDK's raw send: ~4 µs against ~240 µs for the typed `send()`), and
+typed control events for the rare rest. Reading yields each
 server event's type and raw bytes; a typed model is built only for events someone handles.
 
 The physical socket can change under the call: `reopen` moves the conversation to a new session
@@ -25,11 +26,13 @@ import orjson
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from openai.types.realtime import RealtimeServerEvent
 
+from services.call.inbound_audio import InboundCoalescer
 from services.realtime.connector import RealtimeConnector
 from services.realtime.preopen import PreopenedRealtime
 
 _APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":'
-# Caller audio held while the link is down or moving: 20 ms frames, so 250 is 5 s; older frames go first.
+# Caller audio held while the link is down or moving: 250 appends of 20-100 ms, so at least 5 s; the
+# oldest go first.
 HELD_FRAMES = 250
 
 
@@ -38,8 +41,11 @@ class RealtimeLinkClosed(Exception):
 
 
 class RealtimeLink:
-    def __init__(self, connector: RealtimeConnector, preopened: PreopenedRealtime | None) -> None:
+    def __init__(
+        self, connector: RealtimeConnector, preopened: PreopenedRealtime | None, *, batch_ms: int = 20
+    ) -> None:
         self._connector = connector
+        self._inbound = InboundCoalescer(batch_ms)
         self._preopened = preopened
         self._rt: AsyncRealtimeConnection | None = None
         self._lock = asyncio.Lock()
@@ -108,9 +114,24 @@ class RealtimeLink:
 
     # ------------------------------------------------------------------ sending
     async def append_audio(self, payload: str) -> None:
-        """Hot path: the carrier's base64 μ-law, forwarded as the same string (a text frame).
+        """Hot path: the carrier's base64 μ-law, forwarded as is or in a batch of frames (a text frame).
 
-        Never raises for a lost socket: the frame is held for the next session instead."""
+        Never raises for a lost socket: the audio is held for the next session instead."""
+        chunk = self._inbound.add(payload)
+        if chunk is not None:
+            await self._append(chunk)
+
+    def caller_speaking(self, speaking: bool) -> None:
+        """The server VAD heard the caller start or stop: no batching while they may be talking."""
+        self._inbound.caller_speaking(speaking)
+
+    async def flush_audio(self) -> None:
+        """Send the audio still gathered in a batch (the stream is ending)."""
+        chunk = self._inbound.flush()
+        if chunk is not None:
+            await self._append(chunk)
+
+    async def _append(self, payload: str) -> None:
         if self._down:
             self._held.append(payload)
             return

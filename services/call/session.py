@@ -60,7 +60,7 @@ class CallSession:
         self.call_sid = self.info.call_sid
         self.record = resume.record.next_leg(self.info.stream_sid) if resume else CallRecord.for_call(self.info)
         self.recorder = deps.new_record_writer(self.record)
-        self.link = RealtimeLink(deps.connector, deps.preopened)
+        self.link = RealtimeLink(deps.connector, deps.preopened, batch_ms=deps.settings.inbound_audio_batch_ms)
         self.continuity = Continuity(self.link, self.record, self.touch_record)
         self.playout = Playout(stream)
         self.actions = ActionSlot()
@@ -219,6 +219,7 @@ class CallSession:
             elif isinstance(event, Digit):
                 self.log.info("dtmf_received")  # never the digit: callers key in codes and numbers
             elif isinstance(event, StreamStopped):
+                await self.link.flush_audio()
                 self.end(self._reason_for_stop())
                 return
             elif isinstance(event, StreamClosed):
@@ -286,6 +287,7 @@ class CallSession:
     async def _on_speech_started(self, event: InputAudioBufferSpeechStartedEvent) -> None:
         """Barge-in: stop playback at the caller, and make the model forget what they did not hear."""
         self._speech_active = True
+        self.link.caller_speaking(True)
         self._caller_turns += 1
         interruption, cut_off = await self.playout.interrupt()
         for handle in cut_off:
@@ -309,6 +311,7 @@ class CallSession:
 
     async def _on_speech_stopped(self, event: InputAudioBufferSpeechStoppedEvent) -> None:
         self._speech_active = False
+        self.link.caller_speaking(False)
         self.timer.speech_stopped()
         self.transcript.caller_turn(event.item_id)
 

@@ -1,0 +1,58 @@
+"""End-to-end: caller audio reaches OpenAI whole and in order, batched only while the caller is silent.
+
+The simulator sends 20 ms frames continuously (silence between speech, as Twilio does); the fake
+Realtime server records every append and runs its VAD on the audio clock of the bytes it received.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from tests.fakes.mulaw import silence, tone
+from tests.fakes.realtime_server import Script, Turn
+from tests.stack import DEMO_CALLER, live_stack, wait_for_greeting
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def appends(session: Any) -> list[str]:
+    return [event["audio"] for event in session.received if event["type"] == "input_audio_buffer.append"]
+
+
+@pytest.mark.parametrize("batch_ms", [100, 20])
+async def test_every_caller_byte_reaches_openai_once_in_order(
+    mongo_uri: str, database_name: str, batch_ms: int
+) -> None:
+    async with live_stack(mongo_uri, database_name, inbound_audio_batch_ms=batch_ms) as stack:
+        stack.realtime.script = Script(greeting_ms=400, reply_ms=400, turns=[Turn(transcript="Order kahan hai?")])
+        call = await stack.sim.place_call(from_=DEMO_CALLER)
+        sent: list[str] = []
+        call.on_send = lambda message, _at: (
+            sent.append(message["media"]["payload"]) if message["event"] == "media" else None
+        )
+        await call.connect_stream()
+        (session,) = await stack.realtime.wait_for_sessions(1)
+        await wait_for_greeting(call)
+        speech = tone(600, 440)
+        await call.say_and_wait(speech + silence(700), timeout=10)
+        await session.wait_for_event("input_audio_buffer.speech_stopped", timeout=10)
+        await call.wait_for(lambda: call.received_media_bytes > 400 * 8 * 2 - 1, timeout=10)  # greeting + reply
+        await call.hangup()
+        await call.wait_closed(timeout=5)
+        await session.closed.wait()
+
+        received = appends(session)
+        # Frames sent before the Realtime session was ready are held and sent once it is: all arrive.
+        assert b"".join(map(base64.b64decode, received)) == b"".join(map(base64.b64decode, sent))
+        speech_frames = [base64.b64encode(speech[i : i + 160]).decode() for i in range(160, len(speech), 160)]
+        if batch_ms == 20:
+            assert received == sent, "no batching: every frame as Twilio sent it"
+            return
+        position = received.index(speech_frames[0])
+        silent_frames = sent.index(speech_frames[0]) - 1  # the first speech frame went with the batch before
+        assert position - 1 <= silent_frames / 5 + 1, "the silence before the speech went in 100 ms appends"
+        assert max(len(base64.b64decode(chunk)) for chunk in received) <= 800 + 160
+        assert received[position : position + len(speech_frames)] == speech_frames, "speech passes untouched"

@@ -1,0 +1,96 @@
+"""`InboundCoalescer`: which appends caller audio becomes, frame by frame."""
+
+from __future__ import annotations
+
+import base64
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.call.inbound_audio import FRAME_BYTES, ONSET_FRAMES, InboundCoalescer, _mulaw_to_linear, is_loud
+from tests.fakes.mulaw import mulaw_decode, silence, tone
+
+
+def b64(audio: bytes) -> str:
+    return base64.b64encode(audio).decode()
+
+
+def frames(audio: bytes) -> list[str]:
+    return [b64(audio[i : i + FRAME_BYTES]) for i in range(0, len(audio), FRAME_BYTES)]
+
+
+def feed(coalescer: InboundCoalescer, payloads: list[str]) -> list[str]:
+    return [chunk for payload in payloads if (chunk := coalescer.add(payload)) is not None]
+
+
+def test_the_loudness_table_is_g711_mu_law() -> None:
+    assert [_mulaw_to_linear(byte) for byte in range(256)] == [mulaw_decode(byte) for byte in range(256)]
+    assert is_loud(tone(20, 440)) and not is_loud(silence(20)) and not is_loud(tone(20, 440, amplitude=300))
+
+
+def test_silence_goes_in_batches_of_the_configured_length_with_the_same_bytes() -> None:
+    coalescer = InboundCoalescer(batch_ms=100)
+    audio = silence(1000)
+    appends = feed(coalescer, frames(audio))
+    assert len(appends) == 10 and all(len(base64.b64decode(chunk)) == 800 for chunk in appends)
+    assert b"".join(base64.b64decode(chunk) for chunk in appends) == audio
+
+
+def test_speech_onset_flushes_the_batch_at_once_and_frames_then_pass_untouched() -> None:
+    coalescer = InboundCoalescer(batch_ms=100)
+    quiet, speech = frames(silence(60)), frames(tone(200, 440))
+    assert feed(coalescer, quiet) == [], "60 ms of silence is held for the batch"
+    first, *rest = feed(coalescer, speech)
+    assert base64.b64decode(first) == silence(60) + base64.b64decode(speech[0]), "held audio goes with the onset"
+    assert rest == speech[1:], "then every frame as the carrier sent it"
+
+
+def test_while_the_server_hears_the_caller_nothing_is_batched_not_even_quiet_frames() -> None:
+    coalescer = InboundCoalescer(batch_ms=100)
+    coalescer.caller_speaking(True)
+    quiet = frames(silence(400))  # the pause that ends a turn must reach the VAD frame by frame
+    assert feed(coalescer, quiet) == quiet
+    coalescer.caller_speaking(False)
+    assert feed(coalescer, frames(silence(80))) == []
+
+
+def test_a_loud_noise_the_server_does_not_call_speech_goes_back_to_batching() -> None:
+    coalescer = InboundCoalescer(batch_ms=100)
+    bang = frames(tone(20, 2000))
+    after = frames(silence(20 * ONSET_FRAMES))
+    assert feed(coalescer, bang) == bang
+    assert feed(coalescer, after) == after, "passed through for a while after the onset"
+    assert feed(coalescer, frames(silence(80))) == [], "then batched again"
+
+
+def test_flush_sends_what_is_held_and_twenty_ms_means_no_batching() -> None:
+    coalescer = InboundCoalescer(batch_ms=100)
+    assert feed(coalescer, frames(silence(40))) == []
+    held = coalescer.flush()
+    assert held is not None and base64.b64decode(held) == silence(40)
+    assert coalescer.flush() is None
+    off = InboundCoalescer(batch_ms=20)
+    quiet = frames(silence(100))
+    assert feed(off, quiet) == quiet
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["quiet", "loud", "started", "stopped"]), st.integers(1, 30)), max_size=30),
+    st.sampled_from([40, 60, 100, 200]),
+)
+def test_every_byte_arrives_once_in_order_whatever_the_speech_pattern(
+    pattern: list[tuple[str, int]], batch_ms: int
+) -> None:
+    coalescer = InboundCoalescer(batch_ms=batch_ms)
+    sent, appended = bytearray(), bytearray()
+    for kind, count in pattern:
+        if kind in ("started", "stopped"):
+            coalescer.caller_speaking(kind == "started")
+            continue
+        audio = (tone if kind == "loud" else lambda ms, hz: silence(ms))(20 * count, 440 + count)
+        sent += audio
+        for chunk in feed(coalescer, frames(audio)):
+            appended += base64.b64decode(chunk)
+    if (rest := coalescer.flush()) is not None:
+        appended += base64.b64decode(rest)
+    assert appended == sent
