@@ -360,17 +360,10 @@ class CallSession:
                 self.record.tickets.append(ticket.ticket_id)
                 self.touch_record()
             self._spawn(self.deps.tickets.ticket_filed(self.info, ticket), "ticket-notice")
-        if effects.transfer_requested is not None:
-            # Announced by the follow-up; the caller asked for a person, so talking over it does not cancel it.
-            action = self.actions.arm("transfer", "transferred", cancel_if_interrupted=False)
-            if action is not None:
-                action.transfer = effects.transfer_requested
-        if effects.end_call:
-            # The goodbye is normally said in the same response, before the function call.
-            action = self.actions.arm("hang_up", "assistant_ended", cancel_if_interrupted=True)
-            handle = self.playout.handle(response_id)
-            if action is not None and handle is not None:
-                self._start_if_ready(self.actions.bind(action, handle))
+        hang_up = self.actions.arm_for_tool(effects)
+        handle = self.playout.handle(response_id)
+        if hang_up is not None and handle is not None:
+            self._start_if_ready(self.actions.bind(hang_up, handle))
 
     def follow_up_wanted(self, response_id: str) -> bool:
         return self.actions.follow_up_wanted()

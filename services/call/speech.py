@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from models.tools import TransferRequested
+from models.tools import ToolEffects, TransferRequested
 
 
 class SpeechHandle:
@@ -202,6 +202,18 @@ class ActionSlot:
         return (
             action is not None and action.kind == "transfer" and action.state in (ActionState.RUNNING, ActionState.DONE)
         )
+
+    def arm_for_tool(self, effects: ToolEffects) -> PendingAction | None:
+        """Arm what a tool's effects ask for; returns a hang-up, to bind to the line that asked for it."""
+        if effects.transfer_requested is not None:
+            # Announced by the follow-up; the caller asked for a person, so talking over it does not cancel it.
+            action = self.arm("transfer", "transferred", cancel_if_interrupted=False)
+            if action is not None:
+                action.transfer = effects.transfer_requested
+        if effects.end_call:
+            # The goodbye is normally said in the same response, before the function call.
+            return self.arm("hang_up", "assistant_ended", cancel_if_interrupted=True)
+        return None
 
     def arm(self, kind: ActionKind, end_reason: str, *, cancel_if_interrupted: bool) -> PendingAction | None:
         """A new action, or None when one is already under way (the first one wins)."""
