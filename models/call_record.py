@@ -95,6 +95,8 @@ class RealtimeReconnect(BaseModel):
 
 
 CallStatus = Literal["queued", "in_progress", "completed", "transferred", "failed"]
+# What a live call is doing now, for the live views (the console); written with the record.
+CallPhase = Literal["greeting", "listening", "speaking", "tool", "transferring", "ended"]
 
 
 class CallRecord(BaseModel):
@@ -106,6 +108,8 @@ class CallRecord(BaseModel):
     purpose: str | None = None
     caller_attestation: str | None = None  # STIR/SHAKEN (Twilio `StirVerstat`), e.g. "TN-Validation-Passed-A"
     status: CallStatus = "in_progress"
+    phase: CallPhase = "greeting"
+    node: str | None = None  # the app process holding the call's stream (commands for a live call go there)
     twilio_status: str | None = None
     started_at: datetime = Field(default_factory=utc_now)
     ended_at: datetime | None = None
@@ -138,7 +142,13 @@ class CallRecord(BaseModel):
     def next_leg(self, stream_sid: str) -> CallRecord:
         """The same call on a new stream (back from a failed transfer): the record goes on."""
         return self.model_copy(
-            update={"stream_sid": stream_sid, "status": "in_progress", "ended_at": None, "end_reason": None},
+            update={
+                "stream_sid": stream_sid,
+                "status": "in_progress",
+                "phase": "listening",
+                "ended_at": None,
+                "end_reason": None,
+            },
             deep=True,
         )
 
@@ -147,5 +157,6 @@ class CallRecord(BaseModel):
         self.ended_at = utc_now()
         self.duration_s = round((self.duration_s or 0.0) + duration_s, 3)  # summed over the call's legs
         self.end_reason = end_reason
+        self.phase = "ended"
         if self.status == "in_progress":
             self.status = "failed" if end_reason.startswith("realtime") else "completed"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import structlog
@@ -29,9 +29,10 @@ from openai.types.realtime import (
     ResponseFunctionCallArgumentsDoneEvent,
 )
 
-from models.call_record import CallRecord, TranscriptLine
+from models.call_record import CallPhase, CallRecord, TranscriptLine
 from models.tools import TransferRequested
 from services import metrics
+from services.call.call_tasks import CallTasks
 from services.call.continuity import Continuity, ResumedLeg, note_realtime_error
 from services.call.history import replay_events
 from services.call.playout import Playout
@@ -49,7 +50,6 @@ from utils.logger import get_logger
 
 log = get_logger(__name__)
 
-CANCEL_GRACE_S = 3.0
 TRANSFER_FAILED_NOTE = "The transfer to a human agent failed. Apologise briefly and offer a callback ticket instead."
 
 
@@ -78,7 +78,7 @@ class CallSession:
             host=self,
         )
         self.log = log.bind(call_sid=self.call_sid)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = CallTasks(self.call_sid)
         self._speech_active = False
         self._caller_turns = 0
         self._apology_reason: str | None = None
@@ -107,11 +107,11 @@ class CallSession:
                 await self._fail_with_apology("realtime_connect_failed")
                 return
             self.record.realtime_preopened = self.link.preopened
-            self._spawn(self._pump_carrier(), "carrier")
-            self._spawn(self._pump_realtime(), "realtime")
-            self._spawn(watch_silence(self, self.deps.agent), "silence")
-            self._spawn(enforce_max_duration(self, self.deps.settings.max_call_duration_s), "limit")
-            self._spawn(rotate_before_cap(self, self.link, self.deps.settings.realtime_session_max_s), "rotate")
+            self.tasks.spawn(self._pump_carrier(), "carrier")
+            self.tasks.spawn(self._pump_realtime(), "realtime")
+            self.tasks.spawn(watch_silence(self, self.deps.agent), "silence")
+            self.tasks.spawn(enforce_max_duration(self, self.deps.settings.max_call_duration_s), "limit")
+            self.tasks.spawn(rotate_before_cap(self, self.link, self.deps.settings.realtime_session_max_s), "rotate")
             await self._end.wait()
         finally:
             await self.close(self._end_reason)
@@ -130,7 +130,7 @@ class CallSession:
         self._closing = True
         self.end(reason)
         try:
-            await self._stop_tasks()
+            await self.tasks.stop(self.tools.cancel())
             await self.link.close()
             await self.stream.close()
             self.record.finish(self._end_reason, time.monotonic() - self._started_at)
@@ -143,24 +143,14 @@ class CallSession:
             self._closed.set()
             self.log.info("call_ended", reason=self._end_reason, duration_s=self.record.duration_s)
 
-    async def _stop_tasks(self) -> None:
-        current = asyncio.current_task()
-        to_cancel = [t for t in [*self._tasks, *self.tools.cancel()] if t is not current]
-        for task in to_cancel:
-            task.cancel()
-        if to_cancel:
-            # Bounded: a library that swallows a cancellation must not keep the call open forever.
-            _, stuck = await asyncio.wait(to_cancel, timeout=CANCEL_GRACE_S)
-            for task in stuck:
-                self.log.error("task_did_not_stop", task=task.get_name())
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
-        task = asyncio.create_task(coroutine, name=f"{name}-{self.call_sid}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def touch_record(self) -> None:
         self.recorder.touch()
+
+    def _set_phase(self, phase: CallPhase, *, unless: tuple[CallPhase, ...] = ()) -> None:
+        """What the call is doing, for the live views (written with the record, at most once a second)."""
+        if self.record.phase != phase and self.record.phase not in unless:
+            self.record.phase = phase
+            self.touch_record()
 
     def update_record(self, change: Callable[[CallRecord], None]) -> bool:
         return self.recorder.apply(change)
@@ -233,6 +223,8 @@ class CallSession:
     def _on_mark_echo(self, name: str) -> None:
         for handle in self.playout.mark_echoed(name):
             self._start_if_ready(self.actions.line_played_out(handle))
+            if not self.playout.busy:
+                self._set_phase("listening", unless=("tool", "transferring"))
 
     # ----------------------------------------------------------------- OpenAI → carrier
     async def _pump_realtime(self) -> None:
@@ -281,6 +273,7 @@ class CallSession:
 
     async def _on_audio_delta(self, event: dict[str, Any]) -> None:
         now = time.monotonic()
+        self._set_phase("speaking", unless=("greeting", "transferring"))
         if await self.playout.play(event, now) and self.timer.audio_sent(event.get("response_id"), now):
             self.touch_record()
 
@@ -288,6 +281,7 @@ class CallSession:
         """Barge-in: stop playback at the caller, and make the model forget what they did not hear."""
         self._speech_active = True
         self.link.caller_speaking(True)
+        self._set_phase("listening", unless=("tool", "transferring"))
         self._caller_turns += 1
         interruption, cut_off = await self.playout.interrupt()
         for handle in cut_off:
@@ -349,17 +343,19 @@ class CallSession:
             self.touch_record()
 
     async def _on_function_call(self, event: ResponseFunctionCallArgumentsDoneEvent) -> None:
+        self._set_phase("tool", unless=("transferring",))
         self.tools.start(event.response_id, event.call_id, event.name, event.arguments)
 
     # ----------------------------------------------------------------- tool results (ToolHost)
     def tool_finished(self, response_id: str, result: ToolResult) -> None:
+        self._set_phase("listening", unless=("transferring",))
         effects = result.effects
         if effects.ticket_filed is not None:
             ticket = effects.ticket_filed
             if ticket.ticket_id not in self.record.tickets:
                 self.record.tickets.append(ticket.ticket_id)
                 self.touch_record()
-            self._spawn(self.deps.tickets.ticket_filed(self.info, ticket), "ticket-notice")
+            self.tasks.spawn(self.deps.tickets.ticket_filed(self.info, ticket), "ticket-notice")
         hang_up = self.actions.arm_for_tool(effects)
         handle = self.playout.handle(response_id)
         if hang_up is not None and handle is not None:
@@ -375,19 +371,21 @@ class CallSession:
             return
         action.start()
         self.log.info("action_start", action=action.kind)
-        self._spawn(self._run_action(action), f"action-{action.kind}")
+        self.tasks.spawn(self._run_action(action), f"action-{action.kind}")
 
     async def _run_action(self, action: PendingAction) -> None:
         if action.kind == "hang_up":
             action.succeeded()
             self.end(action.end_reason)
             return
+        self._set_phase("transferring")
         moved = await self.deps.transfers.transfer(self, action.transfer or TransferRequested())
         if moved:
             action.succeeded()
             self.end(action.end_reason)
             return
         action.failed("transfer_failed")
+        self._set_phase("listening")
         self.record.transcript.append(TranscriptLine(role="system", text="Transfer failed to start"))
         self.touch_record()
         await self.tell_model(TRANSFER_FAILED_NOTE)

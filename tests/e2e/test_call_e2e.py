@@ -59,6 +59,8 @@ async def test_full_call_greeting_answer_barge_in_hangup(stack: LiveStack) -> No
     await call.wait_playback_idle(timeout=10)
     greeting_played_bytes = len(call.played_audio)
     assert greeting_played_bytes == 1200 * BYTES_PER_MS
+    # Live views read what the call is doing from its record: the greeting is over, it listens.
+    await wait_for_record(stack, call.call_sid, lambda r: r["phase"] == "listening")
 
     # The caller speaks; the assistant answers (a long reply, generated faster than real time).
     await call.say_and_wait(tone(700, 440))
@@ -94,7 +96,7 @@ async def test_full_call_greeting_answer_barge_in_hangup(stack: LiveStack) -> No
 
     # The call record is written off the audio path and finalised at the end.
     record = await wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
-    assert record["end_reason"] == "caller_hung_up"
+    assert record["end_reason"] == "caller_hung_up" and record["phase"] == "ended"
     assert record["realtime_preopened"] is stack.settings.openai_preopen
     assert record["latencies"]["greeting_ms"] > 0
     assert record["latencies"]["barge_ins"] == 1
