@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # Server
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=1, le=65535)
+    # This process's base URL as the other nodes reach it (e.g. http://10.0.0.5:8000). A live call's
+    # record names it, and a command for the call (a staff note, a hang-up) is forwarded there.
+    # Default: http://127.0.0.1:PORT, right for one node.
+    node_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+$")
     environment: Literal["development", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -149,6 +153,10 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @property
+    def own_node_url(self) -> str:
+        return self.node_url or f"http://127.0.0.1:{self.port}"
 
     @property
     def public_host(self) -> str:

@@ -60,6 +60,15 @@ class TransferInfo(BaseModel):
     updated_at: datetime = Field(default_factory=utc_now)
 
 
+class StaffNote(BaseModel):
+    """Context a staff member pushed into a live call, for the assistant only (never read out)."""
+
+    text: str
+    author: str
+    at: datetime = Field(default_factory=utc_now)
+    delivered: bool = False  # reached the live Realtime session
+
+
 class TurnLatency(BaseModel):
     response_id: str
     speech_end_to_audio_ms: float
@@ -109,7 +118,8 @@ class CallRecord(BaseModel):
     caller_attestation: str | None = None  # STIR/SHAKEN (Twilio `StirVerstat`), e.g. "TN-Validation-Passed-A"
     status: CallStatus = "in_progress"
     phase: CallPhase = "greeting"
-    node: str | None = None  # the app process holding the call's stream (commands for a live call go there)
+    node: str | None = None  # base URL of the app process holding the stream (commands for the call go there)
+    staff_notes: list[StaffNote] = Field(default_factory=list)  # written by `LiveCallCommands`, not the session
     twilio_status: str | None = None
     started_at: datetime = Field(default_factory=utc_now)
     ended_at: datetime | None = None

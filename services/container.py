@@ -23,6 +23,7 @@ from services.handoff.after_transfer import TransferCallbacks
 from services.handoff.apology import CarrierApology
 from services.handoff.ticket_sms import TicketTexter
 from services.handoff.transfer import WHISPER_TOKEN_TTL_S, HumanHandoff
+from services.live_commands import LiveCallCommands
 from services.realtime.connector import RealtimeConnector
 from services.realtime.preopen import PreopenedRealtime
 from services.store.client import create_mongo_client
@@ -48,6 +49,7 @@ class AppServices:
     stream_gate: StreamGate
     tools: ToolRegistry
     live_calls: LiveCalls
+    live_commands: LiveCallCommands
     handoff: HumanHandoff
     transfer_callbacks: TransferCallbacks
     call_deps: CallDependencies
@@ -107,6 +109,9 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         stream_gate=StreamGate(stream_tokens, db.stream_claims),
         tools=tools,
         live_calls=live_calls,
+        live_commands=LiveCallCommands(
+            live_calls, db.calls, settings.own_node_url, settings.admin_api_token.get_secret_value()
+        ),
         handoff=handoff,
         transfer_callbacks=TransferCallbacks(
             calls=db.calls,

@@ -27,6 +27,10 @@ class LiveCall(Protocol):
 
     def end(self, reason: str) -> None: ...
 
+    async def add_staff_note(self, text: str, author: str) -> bool:
+        """Context for the assistant only (never read out); False if the Realtime link is down."""
+        ...
+
     async def close(self, reason: str) -> None: ...
 
 

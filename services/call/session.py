@@ -50,6 +50,7 @@ from utils.logger import get_logger
 
 log = get_logger(__name__)
 
+STAFF_NOTE = "Note from support staff ({author}), for you only: use it, never read it out or mention it. {text}"
 TRANSFER_FAILED_NOTE = "The transfer to a human agent failed. Apologise briefly and offer a callback ticket instead."
 
 
@@ -59,6 +60,7 @@ class CallSession:
         self.deps, self.stream, self.info, self._resume = deps, stream, stream.info, resume
         self.call_sid = self.info.call_sid
         self.record = resume.record.next_leg(self.info.stream_sid) if resume else CallRecord.for_call(self.info)
+        self.record.node = deps.settings.own_node_url
         self.recorder = deps.new_record_writer(self.record)
         self.link = RealtimeLink(deps.connector, deps.preopened, batch_ms=deps.settings.inbound_audio_batch_ms)
         self.continuity = Continuity(self.link, self.record, self.touch_record)
@@ -146,8 +148,7 @@ class CallSession:
     def touch_record(self) -> None:
         self.recorder.touch()
 
-    def _set_phase(self, phase: CallPhase, *, unless: tuple[CallPhase, ...] = ()) -> None:
-        """What the call is doing, for the live views (written with the record, at most once a second)."""
+    def _set_phase(self, phase: CallPhase, *, unless: tuple[CallPhase, ...] = ()) -> None:  # for live views
         if self.record.phase != phase and self.record.phase not in unless:
             self.record.phase = phase
             self.touch_record()
@@ -157,6 +158,16 @@ class CallSession:
 
     async def record_saved(self) -> None:
         await self.recorder.wait_saved()
+
+    async def add_staff_note(self, text: str, author: str) -> bool:
+        note = STAFF_NOTE.format(author=author, text=text)
+        try:
+            await self.link.add_system_note(note)  # no response: the assistant uses it when it next speaks
+        except RealtimeLinkClosed:
+            return False
+        self.record.transcript.append(TranscriptLine(role="system", text=note))  # replayed after a reconnect
+        self.touch_record()
+        return True
 
     async def _fail_with_apology(self, reason: str) -> None:
         """Never dead air: the caller hears a short apology, then the call ends. Runs once."""
@@ -296,12 +307,8 @@ class CallSession:
             return
         self.transcript.interrupted(interruption.item_id, interruption.audio_end_ms, interruption.sent_ms)
         self.touch_record()
-        self.log.info(
-            "barge_in",
-            item_id=interruption.item_id,
-            heard_ms=interruption.audio_end_ms,
-            sent_ms=round(interruption.sent_ms),
-        )
+        heard, sent = interruption.audio_end_ms, round(interruption.sent_ms)
+        self.log.info("barge_in", item_id=interruption.item_id, heard_ms=heard, sent_ms=sent)
 
     async def _on_speech_stopped(self, event: InputAudioBufferSpeechStoppedEvent) -> None:
         self._speech_active = False

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from models.call_record import CallRecord, CallStatus, utc_now
+from models.call_record import CallRecord, CallStatus, StaffNote, utc_now
 from services.metrics import DB_ERRORS
 from services.store.base import IndexedCollection
 from services.store.client import Document
@@ -37,8 +37,9 @@ from utils.logger import get_logger
 log = get_logger(__name__)
 
 CALLS_COLLECTION = "calls"
-# Written only by Twilio status callbacks (`apply_status`); the live session must not overwrite them.
-EXTERNALLY_OWNED = frozenset({"twilio_status", "twilio_duration_s"})
+# Written only by Twilio status callbacks (`apply_status`) and staff (`add_staff_note`); the live
+# session must not overwrite them.
+EXTERNALLY_OWNED = frozenset({"twilio_status", "twilio_duration_s", "staff_notes"})
 # The SequenceNumber of the status callback last applied; stored only, not part of `CallRecord`.
 STATUS_SEQ_FIELD = "twilio_status_seq"
 
@@ -198,6 +199,13 @@ class CallRepository(IndexedCollection):
             DB_ERRORS.labels(operation="call_record_patch").inc()
             log.warning("call_record_patch_failed", call_sid=call_sid, error=str(error)[:300])
             return False
+        return result.matched_count > 0
+
+    async def add_staff_note(self, call_sid: str, note: StaffNote) -> bool:
+        """Append a staff note to a call's record (`$push`: notes from several people never collide)."""
+        result = await self.collection.update_one(
+            {"_id": call_sid}, {"$push": {"staff_notes": note.model_dump()}, "$set": {"updated_at": utc_now()}}
+        )
         return result.matched_count > 0
 
     async def add_ticket(self, call_sid: str, ticket_id: str) -> bool:
