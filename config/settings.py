@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     # Caller audio is sent to OpenAI in appends of this many ms while the caller is not talking (20 =
     # every carrier frame on its own). Fewer appends cost less CPU; see services/call/inbound_audio.py.
     inbound_audio_batch_ms: int = Field(default=100, ge=20, le=200)
+    # Keypad: an entry ends on "#" or after this pause; a key alone may be a shortcut (JSON in the env,
+    # e.g. {"0": "agent", "9": "repeat"}: "agent" = a human via the transfer tool, "repeat" = last answer).
+    keypad_pause_s: float = Field(default=2.0, gt=0, le=10)
+    keypad_keys: dict[Literal["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"], Literal["agent", "repeat"]] = {
+        "0": "agent",
+        "9": "repeat",
+    }
 
     # Twilio
     twilio_account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")

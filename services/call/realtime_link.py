@@ -160,6 +160,15 @@ class RealtimeLink:
     async def add_system_note(self, text: str) -> None:
         await self.send(_system_note(text))
 
+    async def add_caller_text(self, text: str) -> None:
+        """The caller's input as text (e.g. keys typed on the keypad), then a response to it."""
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+        await self.send({"type": "conversation.item.create", "item": item})
+        await self.request_response()
+
+    async def cancel_response(self) -> None:
+        await self.send({"type": "response.cancel"})
+
     async def function_output(self, call_id: str, output: str) -> None:
         item = {"type": "function_call_output", "call_id": call_id, "output": output}
         await self.send({"type": "conversation.item.create", "item": item})

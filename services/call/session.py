@@ -34,7 +34,9 @@ from models.tools import TransferRequested
 from services import metrics
 from services.call.call_tasks import CallTasks
 from services.call.continuity import Continuity, ResumedLeg, note_realtime_error
+from services.call.failure import CallFailure
 from services.call.history import replay_events
+from services.call.keypad import Keypad
 from services.call.playout import Playout
 from services.call.ports import CallDependencies
 from services.call.realtime_link import RealtimeLink, RealtimeLinkClosed
@@ -83,7 +85,10 @@ class CallSession:
         self.tasks = CallTasks(self.call_sid)
         self._speech_active = False
         self._caller_turns = 0
-        self._apology_reason: str | None = None
+        self.keypad = Keypad(self, pause_s=deps.settings.keypad_pause_s, key_map=deps.settings.keypad_keys)
+        self.failure = CallFailure(
+            deps.failure_notice, self.info, self.record, self.touch_record, self.transcript.summary, self.log
+        )
         self._end = asyncio.Event()
         self._end_reason = "unknown"
         self._closing = False
@@ -131,6 +136,7 @@ class CallSession:
             return
         self._closing = True
         self.end(reason)
+        self.keypad.close()
         try:
             await self.tasks.stop(self.tools.cancel())
             await self.link.close()
@@ -170,25 +176,20 @@ class CallSession:
         return True
 
     async def _fail_with_apology(self, reason: str) -> None:
-        """Never dead air: the caller hears a short apology, then the call ends. Runs once."""
-        if self._apology_reason is not None or self._end.is_set():
-            return
-        self._apology_reason = reason
-        metrics.REALTIME_ERRORS.labels(code=reason).inc()
-        self.record.status = "failed"
-        self.record.realtime_errors.append(reason)
+        if not self._end.is_set() and await self.failure.apologise(reason):
+            self.end(reason)
+
+    @property
+    def assistant_speaking(self) -> bool:
+        return self.playout.busy
+
+    async def caller_typed(self, text: str) -> None:
+        self.record.transcript.append(TranscriptLine(role="caller", text=text))
         self.touch_record()
-        try:  # the ticket first: the apology's redirect ends the stream, and with it this call's tasks
-            notice = self.deps.failure_notice
-            if ticket_id := await asyncio.wait_for(notice.file_callback(self.info, self.transcript.summary()), 2):
-                self.record.tickets.append(ticket_id)
-        except Exception as error:
-            self.log.error("callback_ticket_failed", error=repr(error))
         try:
-            await self.deps.failure_notice.apologise(self.call_sid)
-        except Exception as error:
-            self.log.error("apology_failed", error=repr(error))
-        self.end(reason)
+            await self.link.add_caller_text(text)
+        except RealtimeLinkClosed:
+            pass  # the read loop reports the lost link
 
     def conversation_is_idle(self) -> bool:
         return not (self._speech_active or self.playout.busy or self.tools.busy or self.actions.running)
@@ -218,7 +219,7 @@ class CallSession:
             elif isinstance(event, PlaybackMarkEcho):
                 self._on_mark_echo(event.name)
             elif isinstance(event, Digit):
-                self.log.info("dtmf_received")  # never the digit: callers key in codes and numbers
+                await self.keypad.press(event.digit)
             elif isinstance(event, StreamStopped):
                 await self.link.flush_audio()
                 self.end(self._reason_for_stop())
@@ -229,7 +230,7 @@ class CallSession:
 
     def _reason_for_stop(self) -> str:
         """The carrier also stops the stream when we moved the call ourselves: that is not a hang-up."""
-        return "transferred" if self.actions.moving_the_call else (self._apology_reason or "caller_hung_up")
+        return "transferred" if self.actions.moving_the_call else (self.failure.reason or "caller_hung_up")
 
     def _on_mark_echo(self, name: str) -> None:
         for handle in self.playout.mark_echoed(name):
@@ -289,11 +290,19 @@ class CallSession:
             self.touch_record()
 
     async def _on_speech_started(self, event: InputAudioBufferSpeechStartedEvent) -> None:
-        """Barge-in: stop playback at the caller, and make the model forget what they did not hear."""
         self._speech_active = True
         self.link.caller_speaking(True)
         self._set_phase("listening", unless=("tool", "transferring"))
         self._caller_turns += 1
+        await self.barge_in(cancel_generation=False)  # server VAD cancels its own response
+
+    async def barge_in(self, *, cancel_generation: bool) -> None:
+        """Stop playback at the caller, and make the model forget what they did not hear."""
+        if cancel_generation and self.playout.speech.current is not None:
+            try:
+                await self.link.cancel_response()
+            except RealtimeLinkClosed:
+                pass
         interruption, cut_off = await self.playout.interrupt()
         for handle in cut_off:
             self._start_if_ready(self.actions.line_played_out(handle))

@@ -143,6 +143,9 @@ class Script:
     reply_ms: int = 2000
     greeting_transcript: str = "Hello! Thanks for calling. How can I help you today?"
     turns: list[Turn] = field(default_factory=list)  # one per user turn; default Turn() when exhausted
+    # Text items the client creates (a user or system message with input_text, e.g. keys typed on the
+    # keypad) that the model treats as a turn to answer, in order; other text items are context only.
+    text_turns: list[Turn] = field(default_factory=list)
     chunk_ms: int = 100  # audio per response.output_audio.delta
     audio_speedup: float = 10.0  # chunk_ms of audio every chunk_ms / audio_speedup of wall time
     response_latency_s: float = 0.0  # model "thinking" time between response.created and output
@@ -554,6 +557,9 @@ class FakeSession:
         item.setdefault("id", _new_id("item"))
         item.update(object="realtime.item", status="completed")
         await self._add_item(item, previous_item_id=previous if previous is not None else self._last_item_id)
+        is_text = any(part.get("type") == "input_text" for part in item.get("content") or [])
+        if item["type"] == "message" and item["role"] in ("user", "system") and is_text and self.script.text_turns:
+            self.user_turns.append(UserTurn(item["id"], b"", 0, 0, self.script.text_turns.pop(0)))
 
     async def _on_conversation_item_truncate(self, event: dict[str, Any]) -> None:
         item_id, end_ms = event["item_id"], event["audio_end_ms"]
