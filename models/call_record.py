@@ -60,6 +60,26 @@ class TransferInfo(BaseModel):
     updated_at: datetime = Field(default_factory=utc_now)
 
 
+Disposition = Literal["resolved", "transferred", "callback", "abandoned"]
+
+
+class CallSummary(BaseModel):
+    """A short account of the call for staff: why they called, what was done, how it ended, what next."""
+
+    reason: str = ""
+    actions: str = ""
+    outcome: str = ""
+    follow_up: str = ""
+    disposition: Disposition = "resolved"
+    source: Literal["model", "transcript"] = "transcript"  # written by the model, or from the record's facts
+    at: datetime = Field(default_factory=utc_now)
+
+    def one_line(self) -> str:
+        return "; ".join(
+            part.rstrip(". ") for part in (self.reason, self.actions, self.outcome, self.follow_up) if part
+        )
+
+
 class StaffNote(BaseModel):
     """Context a staff member pushed into a live call, for the assistant only (never read out)."""
 
@@ -119,6 +139,8 @@ class CallRecord(BaseModel):
     status: CallStatus = "in_progress"
     phase: CallPhase = "greeting"
     node: str | None = None  # base URL of the app process holding the stream (commands for the call go there)
+    summary: CallSummary | None = None  # at a transfer (for the agent) and at the end of the call
+    disposition: Disposition | None = None
     staff_notes: list[StaffNote] = Field(default_factory=list)  # written by `LiveCallCommands`, not the session
     twilio_status: str | None = None
     started_at: datetime = Field(default_factory=utc_now)

@@ -37,10 +37,12 @@ from services.call.continuity import Continuity, ResumedLeg, note_realtime_error
 from services.call.failure import CallFailure
 from services.call.history import replay_events
 from services.call.keypad import Keypad
+from services.call.model_inputs import ModelInputs
 from services.call.playout import Playout
 from services.call.ports import CallDependencies
 from services.call.realtime_link import RealtimeLink, RealtimeLinkClosed
 from services.call.speech import ActionSlot, PendingAction
+from services.call.summary import CallSummaries, settle
 from services.call.tool_runner import ToolRunner
 from services.call.transcript import Transcript
 from services.call.turn_timing import TurnTimer
@@ -52,11 +54,12 @@ from utils.logger import get_logger
 
 log = get_logger(__name__)
 
-STAFF_NOTE = "Note from support staff ({author}), for you only: use it, never read it out or mention it. {text}"
+SUMMARY_AT_END_S = 3.0  # the caller has gone: only the record waits
+SUMMARY_AT_TRANSFER_S = 1.0  # asked for when the transfer was armed; the caller waits on the line
 TRANSFER_FAILED_NOTE = "The transfer to a human agent failed. Apologise briefly and offer a callback ticket instead."
 
 
-class CallSession:
+class CallSession(ModelInputs):
     def __init__(self, deps: CallDependencies, stream: MediaStream, resume: ResumedLeg | None = None) -> None:
         """`resume`: this stream brings the call back after a failed transfer; it continues the record."""
         self.deps, self.stream, self.info, self._resume = deps, stream, stream.info, resume
@@ -85,6 +88,7 @@ class CallSession:
         self.tasks = CallTasks(self.call_sid)
         self._speech_active = False
         self._caller_turns = 0
+        self.summaries = CallSummaries(self.link, self.record)
         self.keypad = Keypad(self, pause_s=deps.settings.keypad_pause_s, key_map=deps.settings.keypad_keys)
         self.failure = CallFailure(
             deps.failure_notice, self.info, self.record, self.touch_record, self.transcript.summary, self.log
@@ -138,10 +142,14 @@ class CallSession:
         self.end(reason)
         self.keypad.close()
         try:
+            summary = await self.summaries.summary(SUMMARY_AT_END_S, fresh=True)  # the read loop still runs
+            self.summaries.close()
             await self.tasks.stop(self.tools.cancel())
             await self.link.close()
             await self.stream.close()
             self.record.finish(self._end_reason, time.monotonic() - self._started_at)
+            self.record.summary = settle(summary, self.record)
+            self.record.disposition = self.record.summary.disposition
             self.touch_record()
             await self.recorder.close()
         finally:
@@ -165,50 +173,15 @@ class CallSession:
     async def record_saved(self) -> None:
         await self.recorder.wait_saved()
 
-    async def add_staff_note(self, text: str, author: str) -> bool:
-        note = STAFF_NOTE.format(author=author, text=text)
-        try:
-            await self.link.add_system_note(note)  # no response: the assistant uses it when it next speaks
-        except RealtimeLinkClosed:
-            return False
-        self.record.transcript.append(TranscriptLine(role="system", text=note))  # replayed after a reconnect
-        self.touch_record()
-        return True
-
     async def _fail_with_apology(self, reason: str) -> None:
         if not self._end.is_set() and await self.failure.apologise(reason):
             self.end(reason)
-
-    @property
-    def assistant_speaking(self) -> bool:
-        return self.playout.busy
-
-    async def caller_typed(self, text: str) -> None:
-        self.record.transcript.append(TranscriptLine(role="caller", text=text))
-        self.touch_record()
-        try:
-            await self.link.add_caller_text(text)
-        except RealtimeLinkClosed:
-            pass  # the read loop reports the lost link
 
     def conversation_is_idle(self) -> bool:
         return not (self._speech_active or self.playout.busy or self.tools.busy or self.actions.running)
 
     def caller_turns(self) -> int:
         return self._caller_turns
-
-    async def say_goodbye_and_hang_up(self, instruction: str, end_reason: str) -> None:
-        if self.actions.arm("hang_up", end_reason, cancel_if_interrupted=True) is None:
-            return  # a transfer or hang-up is already under way
-        await self.tell_model(instruction)
-
-    async def tell_model(self, instruction: str) -> None:
-        """Give the model a system note and let it speak about it (e.g. a failed transfer)."""
-        try:
-            await self.link.add_system_note(instruction)
-            await self.link.request_response()
-        except RealtimeLinkClosed:
-            pass  # the read loop reports the lost link
 
     # ----------------------------------------------------------------- carrier → OpenAI
     async def _pump_carrier(self) -> None:
@@ -267,6 +240,8 @@ class CallSession:
                 if event_type == "response.output_audio.delta":
                     await self._on_audio_delta(event)
                     continue
+                if self.summaries.active and self.summaries.take(event_type, event):
+                    continue  # the summary's out-of-band response: nothing to say or play
                 handler = self._control_handlers.get(event_type)
                 if handler is None:
                     continue  # e.g. transcript deltas: a typed parse (~90 µs) for nothing
@@ -366,6 +341,8 @@ class CallSession:
     def tool_finished(self, response_id: str, result: ToolResult) -> None:
         self._set_phase("listening", unless=("transferring",))
         effects = result.effects
+        if effects.transfer_requested is not None:
+            self.summaries.start()  # written while the announcement plays
         if effects.ticket_filed is not None:
             ticket = effects.ticket_filed
             if ticket.ticket_id not in self.record.tickets:
@@ -395,6 +372,7 @@ class CallSession:
             self.end(action.end_reason)
             return
         self._set_phase("transferring")
+        self.record.summary = await self.summaries.summary(SUMMARY_AT_TRANSFER_S)  # for the agent's screen
         moved = await self.deps.transfers.transfer(self, action.transfer or TransferRequested())
         if moved:
             action.succeeded()

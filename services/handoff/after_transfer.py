@@ -74,6 +74,9 @@ class TransferCallbacks:
         reason = (transfer.reason if transfer else None) or recorded.get("reason") or "the caller asked for an agent"
         department = (transfer.department if transfer else None) or recorded.get("department")
         parts = [f"Transfer from the voice assistant: {reason.rstrip('. ')}"]
+        summary = record.get("summary") or {}
+        if summary.get("source") == "model" and summary.get("actions"):
+            parts.append(str(summary["actions"]).rstrip(". ")[:200])  # what the assistant already did
         if department and department != "general":
             parts.append(f"{department} team")
         order_id = order_id_from_record(record)

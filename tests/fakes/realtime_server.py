@@ -146,6 +146,8 @@ class Script:
     # Text items the client creates (a user or system message with input_text, e.g. keys typed on the
     # keypad) that the model treats as a turn to answer, in order; other text items are context only.
     text_turns: list[Turn] = field(default_factory=list)
+    # What an out-of-band response (`conversation: "none"`, e.g. a call summary) says; None: the greeting.
+    out_of_band_text: str | None = None
     chunk_ms: int = 100  # audio per response.output_audio.delta
     audio_speedup: float = 10.0  # chunk_ms of audio every chunk_ms / audio_speedup of wall time
     response_latency_s: float = 0.0  # model "thinking" time between response.created and output
@@ -741,7 +743,10 @@ class FakeSession:
             audio, transcript = _fit(turn.audio, ms) or self.server.tone(ms, self.tone_hz), turn.script.reply_transcript
         else:
             ms = self.script.greeting_ms
-            audio, transcript = self.server.tone(ms, self.tone_hz), self.script.greeting_transcript
+            transcript = self.script.greeting_transcript
+            if kind == "out_of_band" and self.script.out_of_band_text is not None:
+                transcript = self.script.out_of_band_text
+            audio = self.server.tone(ms, self.tone_hz)
         response_id = _new_id("resp")
         record = {
             "response_id": response_id,
