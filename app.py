@@ -80,7 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
 async def _seed(settings: Settings) -> None:
     client = create_mongo_client(settings.mongodb_uri)
     try:
-        db = Database(client, settings.mongodb_database)
+        db = Database(client, settings.mongodb_database, call_record_retention_days=settings.call_record_retention_days)
         await db.ensure_indexes()
         counts = await seed_database(db)
         log.info("seeded", **counts)

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # MongoDB (any MongoDB-wire server: MongoDB, Atlas, FerretDB locally)
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
     mongodb_database: str = "voice_agent"
+    # Call records (transcripts, phone numbers) are deleted this many days after the call started, by a TTL
+    # index on MongoDB (FerretDB has none: nothing expires there). Unset: kept until deleted by hand.
+    call_record_retention_days: int | None = Field(default=None, ge=1, le=3650)
 
     # Handoff and admin
     human_agent_number: str | None = Field(default=None, pattern=E164_PATTERN)
