@@ -7,6 +7,7 @@ A missing or malformed required setting stops start-up with one line naming it
 from __future__ import annotations
 
 import re
+import socket
 import sys
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -55,6 +56,10 @@ class Settings(BaseSettings):
     # Server
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Several nodes (docs/deploy.md): this node's name (in /health; the host name, e.g. the pod name, unless
+    # set), and the base URL other nodes reach it on directly, not through the load balancer.
+    node_id: str = Field(default_factory=socket.gethostname, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+    node_internal_url: str | None = None
     environment: Literal["development", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -143,6 +148,16 @@ class Settings(BaseSettings):
         parsed = urlparse(value)
         if parsed.scheme not in ("https", "http") or not parsed.netloc:
             raise ValueError("must be an absolute URL such as https://voice.example.com")
+        return value.rstrip("/")
+
+    @field_validator("node_internal_url")
+    @classmethod
+    def _node_internal_url_is_an_origin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in ("https", "http") or not parsed.netloc or parsed.path.strip("/"):
+            raise ValueError("must be a base URL such as http://10.0.0.11:8000")
         return value.rstrip("/")
 
     @field_validator("twilio_api_base_url", "openai_websocket_base_url")
