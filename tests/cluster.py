@@ -39,7 +39,7 @@ CHECK_INTERVAL_MS = 200
 def haproxy_config(port: int, nodes: Mapping[str, str]) -> str:
     """The balancer of docs/deploy.md on loopback, without TLS (the simulator signs for the public URL)."""
     servers = "\n".join(
-        f"  server {name} {url.removeprefix('http://')} check inter {CHECK_INTERVAL_MS}ms fall 1 rise 1"
+        f"  server {name} {url.removeprefix('http://')} check inter {CHECK_INTERVAL_MS}ms fall 2 rise 1"
         for name, url in nodes.items()
     )
     return f"""global
@@ -52,6 +52,8 @@ defaults
   timeout server 60s
   timeout tunnel 1h
   timeout client-fin 5s
+  # A slow answer is not a failed check (a loaded test machine); only a 503 or no answer is.
+  timeout check 3s
 
 frontend voice
   bind 127.0.0.1:{port}

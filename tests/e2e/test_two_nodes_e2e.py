@@ -23,7 +23,9 @@ from tests.fakes.realtime_server import Script, Turn
 from tests.fakes.twilio_sim import SimulatedCall
 from tests.stack import DEMO_CALLER, wait_for_greeting
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# Two app processes start per test (tens of seconds on a loaded machine) and one test waits out the
+# pre-open expiry: more than the suite's default 180 s may be needed there.
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.timeout(420)]
 
 PREOPEN_TTL_S = 20  # services/realtime/preopen.py: an unclaimed pre-opened session is closed after this
 
