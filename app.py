@@ -23,6 +23,7 @@ from api import admin, health, live_commands, metrics, twilio_callbacks, twilio_
 from api.limits import BodyLimitMiddleware
 from config.settings import Settings, get_settings
 from services.container import AppServices, build_services
+from services.metrics import CALL_CAPACITY
 from services.store.client import create_mongo_client
 from services.store.database import Database
 from services.store.seed import seed_database
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
         # collection then pauses every call's audio ~3x less (bench/README.md, "gc-freeze").
         gc.collect()
         gc.freeze()
+        CALL_CAPACITY.set(settings.max_concurrent_calls)
         log.info("service_started", model=settings.openai_realtime_model, public_url=settings.public_base_url)
         try:
             yield
@@ -79,7 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
 async def _seed(settings: Settings) -> None:
     client = create_mongo_client(settings.mongodb_uri)
     try:
-        db = Database(client, settings.mongodb_database)
+        db = Database(client, settings.mongodb_database, call_record_retention_days=settings.call_record_retention_days)
         await db.ensure_indexes()
         counts = await seed_database(db)
         log.info("seeded", **counts)

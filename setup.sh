@@ -2,7 +2,7 @@
 # One entry point for a fresh machine.
 #   ./setup.sh serve   install everything, start the local database (unless MONGODB_URI is set), seed it, run the service
 #   ./setup.sh test    install everything, lint (ruff), type-check (mypy) and run the whole test suite (what CI runs)
-#   ./setup.sh install install only (venv + requirements + FerretDB)
+#   ./setup.sh install install only (venv + requirements + FerretDB + the Debian tools the deploy tests use)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -38,6 +38,22 @@ install_database() {
   rm -rf "$build_dir"
 }
 
+# Debian packages the deploy tests use (docs/deploy.md): HAProxy (the two-node test's load balancer),
+# promtool (in `prometheus`: checks deploy/prometheus/*.yml) and docker-compose (validates
+# deploy/compose.yaml without a container engine). Skipped when present; apt-get update only when not.
+install_system_tools() {
+  local missing=()
+  command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  [ ${#missing[@]} -eq 0 ] && return
+  command -v apt-get >/dev/null 2>&1 || { echo "Install these (Debian package names): ${missing[*]}" >&2; exit 1; }
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
 serve() {
   [ -f .env ] || { cp .env.example .env; echo "Created .env from .env.example: fill in your keys."; }
   local uri
@@ -57,17 +73,18 @@ serve() {
   wait "$app_pid"
 }
 
-# Lint, type check, then every test (unit, database, end-to-end). Extra arguments go to pytest.
+# Lint, type check, then every test (unit, database, end-to-end, deploy). Extra arguments go to pytest.
 run_tests() {
   "$VENV/bin/ruff" check .
   "$VENV/bin/ruff" format --check .
+  "$VENV/bin/hadolint" Dockerfile
   "$VENV/bin/mypy"
   exec "$VENV/bin/python" -m pytest -q "$@"
 }
 
 case "${1:-install}" in
-  install) install_python; install_database ;;
-  test) install_python; install_database; run_tests "${@:2}" ;;
+  install) install_python; install_database; install_system_tools ;;
+  test) install_python; install_database; install_system_tools; run_tests "${@:2}" ;;
   serve) install_python; install_database; serve ;;
   *) echo "usage: ./setup.sh [install|test|serve]" >&2; exit 2 ;;
 esac

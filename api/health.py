@@ -28,10 +28,11 @@ async def health(services: ServicesDep) -> JSONResponse:
         "draining": draining,
         "database": "ok" if database_ok else "unreachable",
         "active_calls": len(services.live_calls),
+        "node": services.settings.node_id,
     }
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get("/health/live")
 async def live(services: ServicesDep) -> JSONResponse:
-    return JSONResponse({"live": True, "draining": services.admission.draining})
+    return JSONResponse({"live": True, "draining": services.admission.draining, "node": services.settings.node_id})

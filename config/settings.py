@@ -7,6 +7,7 @@ A missing or malformed required setting stops start-up with one line naming it
 from __future__ import annotations
 
 import re
+import socket
 import sys
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -54,6 +55,9 @@ class Settings(BaseSettings):
     # MongoDB (any MongoDB-wire server: MongoDB, Atlas, FerretDB locally)
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
     mongodb_database: str = "voice_agent"
+    # Call records (transcripts, phone numbers) are deleted this many days after the call started, by a TTL
+    # index on MongoDB (FerretDB has none: nothing expires there). Unset: kept until deleted by hand.
+    call_record_retention_days: int | None = Field(default=None, ge=1, le=3650)
 
     # Handoff and admin
     human_agent_number: str | None = Field(default=None, pattern=E164_PATTERN)
@@ -62,10 +66,10 @@ class Settings(BaseSettings):
     # Server
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=1, le=65535)
-    # This process's base URL as the other nodes reach it (e.g. http://10.0.0.5:8000). A live call's
-    # record names it, and a command for the call (a staff note, a hang-up) is forwarded there.
-    # Default: http://127.0.0.1:PORT, right for one node.
-    node_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+$")
+    # Several nodes (docs/deploy.md): this node's name (in /health; the host name, e.g. the pod name, unless
+    # set), and the base URL other nodes reach it on directly, not through the load balancer.
+    node_id: str = Field(default_factory=socket.gethostname, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+    node_internal_url: str | None = None
     environment: Literal["development", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -156,6 +160,16 @@ class Settings(BaseSettings):
             raise ValueError("must be an absolute URL such as https://voice.example.com")
         return value.rstrip("/")
 
+    @field_validator("node_internal_url")
+    @classmethod
+    def _node_internal_url_is_an_origin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in ("https", "http") or not parsed.netloc or parsed.path.strip("/"):
+            raise ValueError("must be a base URL such as http://10.0.0.11:8000")
+        return value.rstrip("/")
+
     @field_validator("twilio_api_base_url", "openai_websocket_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
@@ -163,7 +177,9 @@ class Settings(BaseSettings):
 
     @property
     def own_node_url(self) -> str:
-        return self.node_url or f"http://127.0.0.1:{self.port}"
+        """Where the other nodes reach this one: a live call's record names it, and commands for the
+        call (a staff note, a hang-up) are forwarded there. One node: http://127.0.0.1:PORT."""
+        return self.node_internal_url or f"http://127.0.0.1:{self.port}"
 
     @property
     def public_host(self) -> str:

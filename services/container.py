@@ -71,7 +71,7 @@ class AppServices:
 def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG) -> AppServices:
     agent = agent.model_copy(deep=True)  # each app owns its config; tuning one never leaks into another
     mongo = create_mongo_client(settings.mongodb_uri)
-    db = Database(mongo, settings.mongodb_database)
+    db = Database(mongo, settings.mongodb_database, call_record_retention_days=settings.call_record_retention_days)
     unsaved_records = UnsavedRecords(db.calls)
     tools = build_tool_registry()
     connector = RealtimeConnector(settings, agent, tools.session_tools())

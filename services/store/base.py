@@ -16,6 +16,8 @@ from utils.logger import get_logger
 log = get_logger(__name__)
 
 M = TypeVar("M", bound=CommerceDocument)
+# createIndexes of an index that exists under the same name with other options (e.g. another expiry).
+INDEX_OPTIONS_CONFLICT = 85
 
 
 class IndexedCollection:
@@ -33,11 +35,27 @@ class IndexedCollection:
             try:
                 await self.collection.create_indexes([index])
             except OperationFailure as error:
+                if "expireAfterSeconds" not in index.document:
+                    raise
+                if error.code == INDEX_OPTIONS_CONFLICT:
+                    await self._change_expiry(index)
+                    continue
                 # FerretDB 1.24 has no TTL indexes (code 238, NotImplemented). Expiry is a clean-up
                 # there, never a correctness rule: every reader checks `expires_at` itself.
-                if error.code != 238 or "expireAfterSeconds" not in index.document:
+                if error.code != 238:
                     raise
                 log.info("ttl_index_unsupported", collection=self.collection.name, index=index.document["name"])
+
+    async def _change_expiry(self, index: IndexModel) -> None:
+        """A TTL index that exists with another expiry (a retention setting changed): MongoDB refuses to
+        create it again, `collMod` changes the expiry in place."""
+        document = index.document
+        await self.collection.database.command(
+            "collMod",
+            self.collection.name,
+            index={"name": document["name"], "expireAfterSeconds": document["expireAfterSeconds"]},
+        )
+        log.info("ttl_index_changed", collection=self.collection.name, index=document["name"])
 
 
 class Repository(IndexedCollection, Generic[M]):

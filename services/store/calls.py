@@ -107,10 +107,15 @@ class CallRepository(IndexedCollection):
 
     # Unnamed on purpose: the default names ("started_at_-1", "status_1_started_at_-1") are those of
     # the indexes earlier versions created, and the same keys under another name would be refused.
-    indexes = (
+    indexes: tuple[IndexModel, ...] = (
         IndexModel([("started_at", DESCENDING)]),  # the admin list, newest first
         IndexModel([("status", ASCENDING), ("started_at", DESCENDING)]),  # … filtered by status
     )
+
+    @staticmethod
+    def retention_index(days: int) -> IndexModel:
+        """CALL_RECORD_RETENTION_DAYS: MongoDB deletes a record this many days after its call started."""
+        return IndexModel([("started_at", ASCENDING)], expireAfterSeconds=days * 86_400, name="started_at_retention")
 
     # -------------------------------------------------------------- the live session
 

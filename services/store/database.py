@@ -28,7 +28,9 @@ class Database:
     """The repositories of one database, one per collection; `raw` is the database itself (tests and
     maintenance scripts; application code goes through the repositories)."""
 
-    def __init__(self, client: AsyncMongoClient[Document], database_name: str) -> None:
+    def __init__(
+        self, client: AsyncMongoClient[Document], database_name: str, *, call_record_retention_days: int | None = None
+    ) -> None:
         self.client = client
         # Aware UTC datetimes whatever options the client was built with.
         self.raw: AsyncDatabase[Document] = client.get_database(
@@ -40,6 +42,8 @@ class Database:
         self.tickets = TicketRepository(self.raw["tickets"])
         self.transfers = TransferRepository(self.raw["transfers"])
         self.calls = CallRepository(self.raw[CALLS_COLLECTION])
+        if call_record_retention_days is not None:  # a TTL index; none: records are kept until deleted
+            self.calls.indexes = (*CallRepository.indexes, CallRepository.retention_index(call_record_retention_days))
         self.stream_claims = StreamClaimRepository(self.raw["stream_claims"])
         self.otp_codes = OtpCodeRepository(self.raw["otp_codes"])
         self.sms_quota = SmsQuotaRepository(self.raw["sms_quota"])

@@ -2,17 +2,14 @@
 message and opens no Realtime session; an extra stream is refused; and SIGTERM drains the node — readiness
 off at once, live calls finish (or are ended with a callback ticket at DRAIN_TIMEOUT_S), then exit 0.
 
-The SIGTERM tests run the app as its own process (`python -m bench.app_server`, i.e. `app.serve()`, the
-function `python app.py` runs) and send it a real signal."""
+The SIGTERM tests run the app as its own process (`tests.nodes`: `python -m bench.app_server`, i.e.
+`app.serve()`, the function `python app.py` runs) and send it a real signal."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.ferretdb import free_port
 from models.call_record import utc_now
 from services.admission import repeat_key
 from services.store.database import Database
@@ -32,6 +28,7 @@ from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import FakeRealtimeServer, Script
 from tests.fakes.twilio_rest import FakeTwilioRest
 from tests.fakes.twilio_sim import SimulatedCall, TwilioSimulator, new_call_sid
+from tests.nodes import AppNode, app_node
 from tests.stack import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -44,8 +41,6 @@ from tests.stack import (
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def busy_reply(response: httpx.Response) -> str:
@@ -218,26 +213,12 @@ async def test_a_caller_over_the_repeat_limit_is_answered_politely(mongo_uri: st
 
 
 @dataclass
-class AppProcess:
-    process: asyncio.subprocess.Process
-    url: str
+class AppProcess(AppNode):
+    """One node (`tests.nodes`) with its own fakes."""
+
     sim: TwilioSimulator
     realtime: FakeRealtimeServer
     rest: FakeTwilioRest
-    log_path: Path
-
-    async def health(self) -> httpx.Response:
-        async with httpx.AsyncClient(base_url=self.url, timeout=2.0, trust_env=False) as client:
-            return await client.get("/health")
-
-    async def exit_code(self, timeout: float) -> int:
-        try:
-            return await asyncio.wait_for(self.process.wait(), timeout)
-        except TimeoutError:
-            raise AssertionError(f"app still running {timeout} s later:\n{self.log_tail()}") from None
-
-    def log_tail(self) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-40:])
 
 
 @contextlib.asynccontextmanager
@@ -247,40 +228,24 @@ async def app_process(mongo_uri: str, database: str, workdir: Path, **settings: 
     realtime.script = Script(greeting_ms=400, reply_ms=800)
     rest = FakeTwilioRest(ACCOUNT_SID, AUTH_TOKEN)
     await rest.start()
-    port = free_port()
-    command = [sys.executable, "-m", "bench.app_server", "--port", str(port), "--log-level", "INFO"]
-    command += ["--mongodb-uri", mongo_uri, "--mongodb-database", database]
-    command += ["--realtime-url", realtime.url, "--twilio-api-url", rest.base_url]
-    for name, value in settings.items():
-        command += ["--setting", f"{name.upper()}={value}"]
-    log_path = workdir / "app.log"
-    # A clean environment and working directory: only the command line configures the app.
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "HOME": str(workdir)}
-    with log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            *command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    sim = TwilioSimulator(
-        app_base_url=url, public_base_url=PUBLIC_BASE_URL, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
-    )
-    rest.attach(sim)
-    app = AppProcess(process, url, sim, realtime, rest, log_path)
     try:
-        deadline = asyncio.get_running_loop().time() + 30
-        while True:
-            assert process.returncode is None, f"app exited during start-up:\n{app.log_tail()}"
-            with contextlib.suppress(httpx.HTTPError):
-                if (await app.health()).status_code == 200:
-                    break
-            assert asyncio.get_running_loop().time() < deadline, f"app not healthy:\n{app.log_tail()}"
-            await asyncio.sleep(0.1)
-        yield app
+        async with app_node(
+            workdir,
+            mongo_uri=mongo_uri,
+            database=database,
+            realtime_url=realtime.url,
+            twilio_api_url=rest.base_url,
+            **settings,
+        ) as node:
+            sim = TwilioSimulator(
+                app_base_url=node.url, public_base_url=PUBLIC_BASE_URL, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
+            )
+            rest.attach(sim)
+            try:
+                yield AppProcess(node.name, node.process, node.url, node.log_path, sim, realtime, rest)
+            finally:
+                await sim.aclose()
     finally:
-        await sim.aclose()
-        if process.returncode is None:
-            process.kill()
-        await asyncio.wait_for(process.wait(), 10)
         await rest.stop()
         await realtime.stop()
 
