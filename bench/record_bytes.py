@@ -32,8 +32,10 @@ from pymongo import AsyncMongoClient, monitoring
 
 from devtools.ferretdb import LocalMongo
 from models.call_record import CallRecord, ToolCallRecord, TurnLatency
+from services.call.record_delta import RecordDelta
 from services.call.record_writer import CallRecordWriter
 from services.call.transcript import Transcript
+from services.store.calls import EXTERNALLY_OWNED
 from services.store.database import Database
 
 TURN_S = 8  # one caller line and one answer every 8 s of call
@@ -91,6 +93,24 @@ async def simulate(
     return cpu
 
 
+def _serialise_ms(record: CallRecord, writer_kind: str, rounds: int = 50) -> float:
+    """What one more turn costs to turn into an update on the event loop, at the end of the call:
+    the delta (`RecordDelta.take`) or the whole record (`model_dump` + BSON encoding)."""
+    delta = RecordDelta(record, EXTERNALLY_OWNED)
+    delta.written_in_full()
+    started = time.perf_counter()
+    for n in range(rounds):
+        record.usage.total_tokens += 1
+        record.latencies.turns.append(TurnLatency(response_id=f"extra_{n}", speech_end_to_audio_ms=700.0))
+        if writer_kind == "incremental":
+            pending = delta.take()
+            bson.encode(pending.update)
+            delta.done(pending, ok=True)
+        else:
+            bson.encode({"$set": record.model_dump()})
+    return (time.perf_counter() - started) / rounds * 1000
+
+
 async def measure(uri: str, minutes: int, writer_kind: str) -> dict[str, Any]:
     counter = UpdateBytes()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, event_listeners=[counter])
@@ -105,11 +125,14 @@ async def measure(uri: str, minutes: int, writer_kind: str) -> dict[str, Any]:
             cpu = await simulate(lambda: database.calls.save(record), record, transcript, minutes)
         stored = await database.calls.get(record.call_sid)
         assert stored is not None and len(stored["transcript"]) == len(record.transcript)
+        size = len(bson.encode(record.model_dump()))
+        serialise_ms = _serialise_ms(record, writer_kind)
         return {
             "bytes_per_min": counter.bytes / minutes,
             "largest": counter.largest,
-            "record": len(bson.encode(record.model_dump())),
+            "record": size,
             "cpu_ms_per_flush": cpu / max(counter.commands, 1) * 1000,
+            "serialise_ms": serialise_ms,
         }
     finally:
         await client.drop_database(database.raw.name)
@@ -128,15 +151,16 @@ async def amain(args: argparse.Namespace) -> None:
     print()
     print(
         "| call length | incremental: KB written per call-minute | largest update | CPU per flush "
-        "| full `$set`: KB per call-minute | largest update | CPU per flush | final record |"
+        "| building one update at the end | full `$set`: KB per call-minute | largest update | CPU per flush "
+        "| building one update at the end | final record |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for m, inc, full in rows:
         print(
             f"| {m} min | {inc['bytes_per_min'] / 1000:.1f} | {inc['largest'] / 1000:.1f} KB "
-            f"| {inc['cpu_ms_per_flush']:.2f} ms | {full['bytes_per_min'] / 1000:.1f} "
+            f"| {inc['cpu_ms_per_flush']:.2f} ms | {inc['serialise_ms']:.2f} ms | {full['bytes_per_min'] / 1000:.1f} "
             f"| {full['largest'] / 1000:.1f} KB "
-            f"| {full['cpu_ms_per_flush']:.2f} ms | {inc['record'] / 1000:.1f} KB |"
+            f"| {full['cpu_ms_per_flush']:.2f} ms | {full['serialise_ms']:.2f} ms | {inc['record'] / 1000:.1f} KB |"
         )
 
 
