@@ -210,7 +210,8 @@ class FakeSession:
         self.state: dict[str, Any] = self._default_state()
         self.items: dict[str, dict[str, Any]] = {}  # conversation items in order (no audio)
         self.user_turns: list[UserTurn] = []
-        self.responses: list[dict[str, Any]] = []
+        self.responses: list[dict[str, Any]] = []  # responses in the conversation (what the caller hears)
+        self.out_of_band_responses: list[dict[str, Any]] = []  # `conversation: "none"` (e.g. summaries)
         self.cancelled_responses: list[dict[str, Any]] = []
         self.item_audio_ms: dict[str, int] = {}
         self.truncations: list[dict[str, Any]] = []
@@ -764,7 +765,7 @@ class FakeSession:
         resp = _Response(
             response_id, record, kind != "out_of_band", audio, transcript, modalities == ["text"], turn, overrides
         )
-        self.responses.append(record)
+        (self.responses if kind != "out_of_band" else self.out_of_band_responses).append(record)
         if resp.in_conversation:
             self._active = resp
         else:

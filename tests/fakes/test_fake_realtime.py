@@ -463,7 +463,9 @@ async def test_out_of_band_text_response_runs_beside_the_conversation(server: Fa
             done.append(await recv_until(rt, "response.done"))
     out_of_band = next(d.response for d in done if d.response.conversation_id is None)
     assert out_of_band.metadata == {"purpose": "summary"} and out_of_band.output[0].content[0].type == "output_text"
-    assert {r["kind"] for r in server.sessions[0].responses} == {"greeting", "out_of_band"}
+    session = server.sessions[0]
+    assert [r["kind"] for r in session.responses] == ["greeting"]
+    assert [r["kind"] for r in session.out_of_band_responses] == ["out_of_band"]
     assert server.violations == []
 
 
