@@ -19,6 +19,7 @@ from services.call.ports import CallDependencies
 from services.call.record_writer import CallRecordWriter
 from services.call.unsaved_records import UnsavedRecords
 from services.call_tokens import CallTokens, TokenPurpose
+from services.console import ConsoleServices, build_console
 from services.handoff.after_transfer import TransferCallbacks
 from services.handoff.apology import CarrierApology
 from services.handoff.ticket_sms import TicketTexter
@@ -55,6 +56,7 @@ class AppServices:
     admission: CallAdmission
     drain: Drain
     unsaved_records: UnsavedRecords
+    console: ConsoleServices
 
     async def aclose(self) -> None:
         if self.preopened is not None:
@@ -63,6 +65,7 @@ class AppServices:
         await self.callbacks.aclose()  # texts under way, before their REST client closes
         await self.twilio_rest.aclose()
         await self.unsaved_records.aclose()  # call records the database refused: one last try
+        await self.console.aclose()
         await self.mongo.close()
 
 
@@ -121,6 +124,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         admission=admission,
         drain=Drain(admission, live_calls, callbacks, settings.drain_timeout_s),
         unsaved_records=unsaved_records,
+        console=build_console(settings, db),
     )
 
 
