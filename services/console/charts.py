@@ -7,6 +7,7 @@ from dataclasses import dataclass
 WIDTH = 480
 HEIGHT = 140
 LABEL_SPACE = 18  # below the bars, for the axis labels
+TOP_SPACE = 14  # above the bars, for the scale
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def bar_chart(
     groups = len(labels)
     count = max(1, len(series))
     top = max((value for values in series for value in values), default=0.0) or 1.0
-    plot_height = HEIGHT - LABEL_SPACE
+    plot_height = HEIGHT - LABEL_SPACE - TOP_SPACE
     group_width = WIDTH / max(1, groups)
     bar_width = max(1.0, group_width * 0.8 / count)
     bars = []
@@ -60,7 +61,7 @@ def bar_chart(
             bars.append(
                 Bar(
                     x=round(index * group_width + group_width * 0.1 + number * bar_width, 1),
-                    y=round(plot_height - height, 1),
+                    y=round(TOP_SPACE + plot_height - height, 1),
                     width=round(bar_width, 1),
                     height=round(height, 1),
                     value=round(value, 2),
