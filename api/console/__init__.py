@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.console import auth_routes, history_routes, live_routes
 from api.console.deps import AdminViewer, ConsoleLoginRequired, login_url
@@ -36,4 +38,13 @@ def install_console(app: FastAPI) -> None:
         assert isinstance(error, ConsoleLoginRequired)
         return RedirectResponse(login_url(error.next_path), status_code=303)
 
+    async def console_error_page(request: Request, error: Exception) -> Response:
+        # A browser on a console page gets a page it can read; everything else keeps FastAPI's JSON errors.
+        assert isinstance(error, StarletteHTTPException)
+        if request.url.path.startswith("/console") and "text/html" in request.headers.get("accept", ""):
+            context = {"status": error.status_code, "detail": error.detail}
+            return render(request, "error.html", context, status_code=error.status_code)
+        return await http_exception_handler(request, error)
+
     app.add_exception_handler(ConsoleLoginRequired, to_login)
+    app.add_exception_handler(StarletteHTTPException, console_error_page)

@@ -77,7 +77,7 @@ async def login(
     if result.user is None:
         error = "Wrong user name or password · galat naam ya password."
         return _login_page(request, console.sessions, next_path=next_path, error=error, status_code=401)
-    _, cookie = console.sessions.new_session(result.user.username)
+    _, cookie = console.sessions.new_session(result.user.username, result.user.session_epoch)
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(SESSION_COOKIE, cookie, **console.sessions.cookie_options(console.sessions.max_age_s))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
@@ -87,6 +87,7 @@ async def login(
 
 @router.post("/logout")
 async def logout(viewer: FormViewer, services: ServicesDep) -> Response:
+    await services.console.accounts.end_sessions(viewer.username)
     response = RedirectResponse("/console/login", status_code=303)
     codec = services.console.sessions
     response.delete_cookie(SESSION_COOKIE, path="/console", secure=codec.secure, httponly=True, samesite="lax")

@@ -34,7 +34,7 @@ async def _viewer(request: Request, services: ServicesDep) -> Viewer | None:
     if session is None:
         return None
     user = await console.accounts.current_user(session.username)
-    if user is None:
+    if user is None or user.session_epoch != session.epoch:
         return None
     return Viewer(username=user.username, role=user.role, csrf_token=session.csrf_token)
 

@@ -72,6 +72,11 @@ class ConsoleAccounts:
         """The user a session names, as stored now (deleted users and role changes apply at once)."""
         return await self._users.get(username)
 
+    async def end_sessions(self, username: str) -> None:
+        """Log the user out everywhere (every session cookie issued so far is void)."""
+        await self._users.end_sessions(username)
+        log.info("console_logout", username=username)
+
     async def login(self, name: str, password: str, now: datetime | None = None) -> LoginResult:
         moment = now or utc_now()
         username = normalize_username(name)

@@ -1,10 +1,12 @@
 """Console sessions and CSRF tokens: a signed, expiring cookie (itsdangerous) and a per-session token.
 
-The session cookie holds `{"u": user name, "c": csrf token}`, signed with CONSOLE_SECRET_KEY (salted per
-purpose) and refused after CONSOLE_SESSION_MAX_AGE_S. The role is never taken from the cookie: every
-request reads the user from MongoDB. Every state-changing form carries the session's CSRF token in a
-hidden field, compared in constant time (a cross-site form cannot read it). The login form, before any
-session exists, uses a double-submit token: a signed cookie and the same value in the form.
+The session cookie holds `{"u": user name, "e": the user's session epoch, "c": csrf token}`, signed
+with CONSOLE_SECRET_KEY (salted per purpose) and refused after CONSOLE_SESSION_MAX_AGE_S. The role is
+never taken from the cookie: every request reads the user from MongoDB, and a cookie whose epoch is not
+the user's current one (after a logout or a password reset) is void. Every state-changing form carries
+the session's CSRF token in a hidden field, compared in constant time (a cross-site form cannot read
+it). The login form, before any session exists, uses a double-submit token: a signed cookie and the
+same value in the form.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def console_secret(settings: Settings) -> str:
 @dataclass(frozen=True)
 class ConsoleSession:
     username: str
+    epoch: int
     csrf_token: str
 
 
@@ -52,10 +55,10 @@ class SessionCodec:
         secure = settings.console_cookie_secure
         self.secure = settings.public_base_url.startswith("https://") if secure is None else secure
 
-    def new_session(self, username: str) -> tuple[ConsoleSession, str]:
+    def new_session(self, username: str, epoch: int) -> tuple[ConsoleSession, str]:
         """A fresh session (a new CSRF token at every login) and its cookie value."""
-        session = ConsoleSession(username=username, csrf_token=secrets.token_urlsafe(32))
-        return session, self._sessions.dumps({"u": username, "c": session.csrf_token})
+        session = ConsoleSession(username=username, epoch=epoch, csrf_token=secrets.token_urlsafe(32))
+        return session, self._sessions.dumps({"u": username, "e": epoch, "c": session.csrf_token})
 
     def read_session(self, cookie: str | None) -> ConsoleSession | None:
         if not cookie:
@@ -66,7 +69,9 @@ class SessionCodec:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("u"), str) or not isinstance(data.get("c"), str):
             return None
-        return ConsoleSession(username=data["u"], csrf_token=data["c"])
+        if not isinstance(data.get("e"), int):
+            return None
+        return ConsoleSession(username=data["u"], epoch=data["e"], csrf_token=data["c"])
 
     def new_login_token(self) -> tuple[str, str]:
         """(the token for the login form, the cookie value that vouches for it)."""

@@ -102,12 +102,16 @@ def tools(document: Document, viewer: Viewer) -> list[dict[str, Any]]:
             "ok": bool(call.get("ok")),
             "error": call.get("error"),
             "arguments": viewer.text(_compact(call.get("arguments"))),
-            "output": viewer.text(_compact(call.get("output"))),
+            "output": _clip(viewer.text(_compact(call.get("output")))),
             "duration_ms": call.get("duration_ms"),
             "at": call.get("at"),
         }
         for call in document.get("tool_calls") or []
     ]
+
+
+def _clip(text: str, limit: int = 400) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _compact(value: Any) -> str:

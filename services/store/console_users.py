@@ -1,10 +1,11 @@
 """The `console_users` collection: staff and admin accounts of the console, keyed by user name (`_id`).
 
-A document: `username`, `role` (staff | admin), `password_hash` (argon2, never the password), `created_at`,
-`updated_at`, and the failed-login counter `failed_count`, `failed_since` (first failure of the window),
-`locked_until`. Every change is one single-document atomic update (FerretDB has no transactions): a
-failure is counted with `$inc` inside the window, a new window is opened only by an update conditioned on
-the old one being over, and the lock is set by the update that reaches the limit.
+A document: `username`, `role` (staff | admin), `password_hash` (argon2, never the password),
+`created_at`, `updated_at`, `session_epoch` (bumped to void every session), and the failed-login
+counter `failed_count`, `failed_since` (first failure of the window), `locked_until`. Every change is
+one single-document atomic update (FerretDB has no transactions): a failure is counted with `$inc`
+inside the window, a new window is opened only by an update conditioned on the old one being over, and
+the lock is set by the update that reaches the limit.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class ConsoleUser:
     role: Role
     password_hash: str
     locked_until: datetime | None = None
+    session_epoch: int = 0  # sessions issued under an older epoch are void (logout, password reset)
 
     @classmethod
     def from_document(cls, document: Document) -> ConsoleUser:
@@ -38,6 +40,7 @@ class ConsoleUser:
             role="admin" if role == "admin" else "staff",  # anything unexpected gets the lesser role
             password_hash=str(document["password_hash"]),
             locked_until=document.get("locked_until"),
+            session_epoch=int(document.get("session_epoch") or 0),
         )
 
     def is_locked(self, now: datetime) -> bool:
@@ -68,10 +71,15 @@ class ConsoleUserRepository(IndexedCollection):
                     "locked_until": None,
                 },
                 "$setOnInsert": {"created_at": now},
+                "$inc": {"session_epoch": 1},  # a reset password signs the user out everywhere
             },
             upsert=True,
         )
         return result.upserted_id is not None
+
+    async def end_sessions(self, username: str) -> None:
+        """Void every session of the user (logout): their cookies name an older epoch."""
+        await self.collection.update_one({"_id": username}, {"$inc": {"session_epoch": 1}})
 
     async def set_password_hash(self, username: str, password_hash: str) -> None:
         """A rehash after login (argon2 parameters changed); the password stays the same."""

@@ -177,6 +177,7 @@ async def test_staff_console_in_a_real_browser(stack: LiveStack, playwright: Pla
         for admin_page in ("/console/calls", f"/console/calls/{call.call_sid}", "/console/stats"):
             response = await staff.goto(f"{stack.app_url}{admin_page}")
             assert response is not None and response.status == 403, admin_page
+            await expect(staff.locator("main")).to_contain_text("Admins only")
         await staff.goto(f"{stack.app_url}/console/tickets")
         await shot(staff, "tickets-staff")
 

@@ -126,6 +126,17 @@ async def test_login_sets_a_hardened_cookie_and_logout_ends_the_page_flow(client
     assert out.status_code == 303 and out.headers["location"] == "/console/login"
     cleared = set_cookie_header(out, SESSION_COOKIE)
     assert cleared is not None and 'console_session=""' in cleared
+    # The old cookie is void even if someone kept a copy: logout ends the user's sessions everywhere.
+    assert (await admin.get("/console")).status_code == 303
+    assert (await admin.get("/console/live/stream")).status_code == 401
+    assert (await ConsoleClient.login(client, *ADMIN)).csrf != admin.csrf  # a new login works, with a new token
+
+
+async def test_a_password_reset_voids_existing_sessions(stack: LiveStack, client: httpx.AsyncClient) -> None:
+    staff = await ConsoleClient.login(client, *STAFF)
+    assert (await staff.get("/console")).status_code == 200
+    await stack.services.console.accounts.create_user(STAFF[0], "staff", "a-new-password-1")
+    assert (await staff.get("/console")).status_code == 303
 
 
 async def test_wrong_passwords_lock_the_account_with_a_clear_message(
