@@ -108,6 +108,9 @@ async def caller_speaks(call: Any, session: Any, outputs: int) -> None:
 async def test_staff_console_in_a_real_browser(stack: LiveStack, playwright: Playwright, tmp_path: Path) -> None:
     admin_browser = await browser(playwright, tmp_path / "admin")
     staff_browser = await browser(playwright, tmp_path / "staff")
+    console_errors: list[str] = []
+    for context in (admin_browser, staff_browser):
+        context.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
     try:
         admin = await log_in(admin_browser, stack, *ADMIN)
         await expect(admin.locator("#board")).to_contain_text("No live calls", timeout=TIMEOUT_MS)
@@ -199,6 +202,8 @@ async def test_staff_console_in_a_real_browser(stack: LiveStack, playwright: Pla
         await admin.goto(f"{stack.app_url}/console")
         await expect(admin).to_have_url(re.compile(r"/console/login\?next=/console$"))
         await call.wait_closed(timeout=5)
+        # The vendored scripts ran under the console's Content-Security-Policy without a refusal.
+        assert [text for text in console_errors if "Content Security Policy" in text or "Refused" in text] == []
     finally:
         # Close the pages (and their event streams) before the app stops.
         await asyncio.gather(admin_browser.close(), staff_browser.close())
