@@ -2,6 +2,7 @@
 
 python app.py          run the service (HOST/PORT from settings)
 python app.py seed     load the sample data set into MONGODB_URI (idempotent)
+python app.py create-user NAME --role staff|admin   a console user (password from a prompt or stdin)
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from api import admin, health, live_commands, metrics, twilio_callbacks, twilio_webhooks
+from api.console import install_console
 from api.limits import BodyLimitMiddleware
 from config.settings import Settings, get_settings
+from services.console.create_user import create_user
 from services.container import AppServices, build_services
 from services.metrics import CALL_CAPACITY
 from services.store.client import create_mongo_client
@@ -75,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(live_commands.router)
     app.include_router(metrics.router)
     app.include_router(health.router)
+    install_console(app)
     return app
 
 
@@ -168,8 +172,10 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["seed"]:
         asyncio.run(_seed(settings))
         return
+    if argv[:1] == ["create-user"]:
+        sys.exit(asyncio.run(create_user(settings, argv[1:])))
     if argv:
-        sys.exit(f"unknown command {argv[0]!r}; usage: python app.py [seed]")
+        sys.exit(f"unknown command {argv[0]!r}; usage: python app.py [seed | create-user NAME --role staff|admin]")
     serve(settings)
 
 

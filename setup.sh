@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine.
 #   ./setup.sh serve   install everything, start the local database (unless MONGODB_URI is set), seed it, run the service
-#   ./setup.sh test    install everything, lint (ruff), type-check (mypy) and run the whole test suite (what CI runs)
+#   ./setup.sh test    install everything (and Chromium for the browser tests), lint (ruff, hadolint), type-check (mypy) and run the whole test suite (what CI runs)
 #   ./setup.sh install install only (venv + requirements + FerretDB + the Debian tools the deploy tests use)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -17,6 +17,16 @@ install_python() {
   fi
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   "$VENV/bin/python" -m pip install --quiet -r requirements-dev.txt
+}
+
+# The console's browser tests drive Debian's chromium through Playwright (never `playwright install`).
+install_browser() {
+  if [ -x /usr/bin/chromium ]; then
+    return
+  fi
+  command -v apt-get >/dev/null 2>&1 || { echo "Install Chromium at /usr/bin/chromium for the browser tests" >&2; exit 1; }
+  apt-get update -qq
+  apt-get install -y --no-install-recommends chromium
 }
 
 install_database() {
@@ -84,7 +94,7 @@ run_tests() {
 
 case "${1:-install}" in
   install) install_python; install_database; install_system_tools ;;
-  test) install_python; install_database; install_system_tools; run_tests "${@:2}" ;;
+  test) install_python; install_database; install_system_tools; install_browser; run_tests "${@:2}" ;;
   serve) install_python; install_database; serve ;;
   *) echo "usage: ./setup.sh [install|test|serve]" >&2; exit 2 ;;
 esac

@@ -123,6 +123,18 @@ class Settings(BaseSettings):
     verification_failure_limit: int = Field(default=3, ge=1, le=20)
     verification_failure_window_s: int = Field(default=86_400, ge=60, le=30 * 86_400)
 
+    # Staff console (/console): the key its session cookies are signed with (at least 32 characters; unset:
+    # derived from TOKEN_SECRET / TWILIO_AUTH_TOKEN); changing it signs everyone out.
+    console_secret_key: SecretStr | None = Field(default=None, min_length=32)
+    console_session_max_age_s: int = Field(default=12 * 3600, ge=300, le=30 * 86_400)
+    # Secure cookies (https only); unset: when PUBLIC_BASE_URL is https.
+    console_cookie_secure: bool | None = None
+    # Wrong passwords per user within the window before logins for that user are refused until it ends.
+    console_login_max_failures: int = Field(default=5, ge=1, le=100)
+    console_lockout_window_s: int = Field(default=900, ge=10, le=86_400)
+    # How often the one shared poller per process reads live calls for the console's SSE views.
+    console_poll_interval_s: float = Field(default=1.0, ge=0.1, le=60)
+
     @field_validator("sms_countries", "outbound_call_countries", "outbound_call_allowlist", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

@@ -19,6 +19,7 @@ from services.call.ports import CallDependencies
 from services.call.record_writer import CallRecordWriter
 from services.call.unsaved_records import UnsavedRecords
 from services.call_tokens import CallTokens, TokenPurpose
+from services.console import ConsoleServices, build_console
 from services.handoff.after_transfer import TransferCallbacks
 from services.handoff.apology import CarrierApology
 from services.handoff.ticket_sms import TicketTexter
@@ -57,6 +58,7 @@ class AppServices:
     admission: CallAdmission
     drain: Drain
     unsaved_records: UnsavedRecords
+    console: ConsoleServices
 
     async def aclose(self) -> None:
         if self.preopened is not None:
@@ -65,6 +67,7 @@ class AppServices:
         await self.callbacks.aclose()  # texts under way, before their REST client closes
         await self.twilio_rest.aclose()
         await self.unsaved_records.aclose()  # call records the database refused: one last try
+        await self.console.aclose()
         await self.mongo.close()
 
 
@@ -78,6 +81,9 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
     preopened = PreopenedRealtime() if settings.openai_preopen else None
     rest = TwilioRest(settings)
     live_calls = LiveCalls()
+    live_commands = LiveCallCommands(
+        live_calls, db.calls, settings.own_node_url, settings.admin_api_token.get_secret_value()
+    )
     texter = TicketTexter(settings, rest, db.sms_quota)
     callbacks = CallbackTickets(db.tickets, db.calls, texter, settings.sms_on_ticket)
     admission = CallAdmission(settings, live_calls, db.call_counters, callbacks, rest.redirect_call)
@@ -109,9 +115,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         stream_gate=StreamGate(stream_tokens, db.stream_claims),
         tools=tools,
         live_calls=live_calls,
-        live_commands=LiveCallCommands(
-            live_calls, db.calls, settings.own_node_url, settings.admin_api_token.get_secret_value()
-        ),
+        live_commands=live_commands,
         handoff=handoff,
         transfer_callbacks=TransferCallbacks(
             calls=db.calls,
@@ -126,6 +130,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         admission=admission,
         drain=Drain(admission, live_calls, callbacks, settings.drain_timeout_s),
         unsaved_records=unsaved_records,
+        console=build_console(settings, db, note_delivery=live_commands),
     )
 
 

@@ -49,10 +49,19 @@ class LiveCallCommands:
             return "not_live"
         if command.kind == "note":
             await self._calls.add_staff_note(call_sid, StaffNote(text=command.text, author=command.author))
+        return await self._deliver(call_sid, record, command)
+
+    async def deliver_note(self, call_sid: str, note: StaffNote) -> None:
+        """A note already stored in the record (the console's): into the live call, wherever it is."""
+        record = await self._calls.get(call_sid, with_transcript=False)
+        if record is not None and record.get("ended_at") is None:
+            await self._deliver(call_sid, record, LiveCommand(kind="note", author=note.author, text=note.text))
+
+    async def _deliver(self, call_sid: str, record: dict[str, object], command: LiveCommand) -> Outcome:
         if self._live_calls.get(call_sid) is not None:
             return await self.run_here(call_sid, command)
         node = record.get("node")
-        if not node or node == self._own_node_url:
+        if not isinstance(node, str) or not node or node == self._own_node_url:
             return "not_live"  # the record names us, but the call is not here (it just ended)
         return await self._forward(node, call_sid, command)
 

@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from models.call_record import CallRecord, CallStatus, StaffNote, utc_now
 from services.metrics import DB_ERRORS
@@ -278,3 +278,70 @@ class CallRepository(IndexedCollection):
         await self.collection.update_one(
             {"_id": call_sid, "status": "queued"}, {"$set": {"status": status, "end_reason": end_reason}}
         )
+
+    # -------------------------------------------------------------- the staff console (reads, and its own fields)
+
+    _slice_projection = True  # until the server says it has no `$slice` projection
+
+    async def live(self, *, limit: int, recent_since: datetime, transcript_tail: int = 3) -> list[Document]:
+        """Calls under way, plus recent calls whose transfer is still requested or dialing; newest first.
+
+        Bounded (`limit`), the transcript cut to its last `transcript_tail` lines: the console's one shared
+        poller per process runs this every second or so.
+        """
+        query = {
+            "$or": [
+                {"status": "in_progress"},
+                {"transfer.status": {"$in": ["requested", "dialing"]}, "started_at": {"$gte": recent_since}},
+            ]
+        }
+        projection: dict[str, Any] = {"latencies": 0, "realtime_sessions": 0}
+        if self._slice_projection:
+            projection["transcript"] = {"$slice": -transcript_tail}
+        try:
+            cursor = self.collection.find(query, projection).sort([("started_at", DESCENDING)]).limit(limit)
+            documents = [_with_call_sid(document) async for document in cursor]
+        except OperationFailure as error:
+            if error.code != 238 or not self._slice_projection:  # 238: FerretDB 1.24 has no `$slice` projection
+                raise
+            self._slice_projection = False
+            return await self.live(limit=limit, recent_since=recent_since, transcript_tail=transcript_tail)
+        for document in documents:  # cut here when the server could not
+            document["transcript"] = (document.get("transcript") or [])[-transcript_tail:]
+        return documents
+
+    async def started_between(
+        self, started_from: datetime, started_before: datetime, *, limit: int, projection: dict[str, Any]
+    ) -> list[Document]:
+        """Calls started in [from, before), at most `limit`, with only the projected fields (the numbers
+        at a glance)."""
+        query = {"started_at": {"$gte": started_from, "$lt": started_before}}
+        cursor = self.collection.find(query, projection).sort([("started_at", DESCENDING)]).limit(limit)
+        return [_with_call_sid(document) async for document in cursor]
+
+    async def search(
+        self, filters: CallFilter, *, number: str | None, limit: int, offset: int = 0
+    ) -> tuple[int, list[Document]]:
+        """`page`, also narrowed to calls from or to `number` (exact E.164) when given."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        query = filters.query()
+        if number:
+            query = {"$and": [query, {"$or": [{"from_number": number}, {"to_number": number}]}]}
+        total = await self.collection.count_documents(query)
+        cursor = (
+            self.collection.find(query, {"transcript": 0})
+            .sort([("started_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(offset)
+            .limit(limit)
+        )
+        return total, [_with_call_sid(document) async for document in cursor]
+
+    async def take_transfer(self, call_sid: str, taken_by: str, at: datetime) -> bool:
+        """Record who took a transfer (`transfer_taken_by`, a field only the console writes); the first
+        taker keeps it. False when there is no such record or another user took it first."""
+        result = await self.collection.update_one(
+            {"_id": call_sid, "transfer_taken_by": None},
+            {"$set": {"transfer_taken_by": {"username": taken_by, "at": at}}},
+        )
+        return result.matched_count > 0

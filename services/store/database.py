@@ -13,6 +13,7 @@ from services.store.base import IndexedCollection
 from services.store.call_counters import CallCounterRepository
 from services.store.calls import CALLS_COLLECTION, CallRepository
 from services.store.client import Document
+from services.store.console_users import ConsoleUserRepository
 from services.store.customers import CustomerRepository
 from services.store.orders import OrderRepository
 from services.store.otp_codes import OtpCodeRepository
@@ -49,6 +50,7 @@ class Database:
         self.sms_quota = SmsQuotaRepository(self.raw["sms_quota"])
         self.call_counters = CallCounterRepository(self.raw["call_counters"])
         self.verification_failures = VerificationFailureRepository(self.raw["verification_failures"])
+        self.console_users = ConsoleUserRepository(self.raw["console_users"])
 
     @property
     def repositories(self) -> tuple[IndexedCollection, ...]:
@@ -64,6 +66,7 @@ class Database:
             self.sms_quota,
             self.call_counters,
             self.verification_failures,
+            self.console_users,
         )
 
     async def ensure_indexes(self) -> None:

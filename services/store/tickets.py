@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from models.commerce import Ticket, TicketCategory, TicketPriority, utc_now
+from models.commerce import Ticket, TicketCategory, TicketPriority, TicketStatus, utc_now
 from services.store.base import Repository
 from services.store.client import Document
 
@@ -71,3 +72,29 @@ class TicketRepository(Repository[Ticket]):
         """The call's open ticket of this category, if it filed one."""
         query = {"call_sid": call_sid, "category": category, "status": "open"}
         return self._load(await self.collection.find_one(query))
+
+    # -------------------------------------------------------------- the staff console's queue
+
+    async def queue(self, statuses: list[TicketStatus], *, limit: int) -> list[Document]:
+        """Tickets in these statuses, newest first, at most `limit`; documents (with staff `notes`)."""
+        cursor = self.collection.find({"status": {"$in": statuses}}).sort([("created_at", DESCENDING)]).limit(limit)
+        return [document async for document in cursor]
+
+    async def created_between(self, start: Any, end: Any, *, limit: int) -> list[Document]:
+        """Tickets created in [start, end), only `category` and `created_at` (the numbers at a glance)."""
+        query = {"created_at": {"$gte": start, "$lt": end}}
+        cursor = self.collection.find(query, {"category": 1, "created_at": 1}).limit(limit)
+        return [document async for document in cursor]
+
+    async def set_status(self, ticket_id: str, status: TicketStatus) -> bool:
+        result = await self.collection.update_one(
+            {"_id": ticket_id}, {"$set": {"status": status, "updated_at": utc_now()}}
+        )
+        return result.matched_count > 0
+
+    async def add_note(self, ticket_id: str, note: dict[str, Any]) -> bool:
+        """Append a staff note (`notes`: text, author, at); False when there is no such ticket."""
+        result = await self.collection.update_one(
+            {"_id": ticket_id}, {"$push": {"notes": note}, "$set": {"updated_at": utc_now()}}
+        )
+        return result.matched_count > 0
