@@ -814,23 +814,22 @@ def report(levels: list[Level], args: argparse.Namespace, elapsed_s: float) -> s
     return "\n".join(lines)
 
 
-def git_revision() -> str:
-    """Read-only: the commit the app ran from, marked when the product code (anything but bench/) has local
-    changes."""
+def git_output(repo: Path, *arguments: str) -> str:
+    """Read-only git query in `repo`; "" if git fails."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
+        return subprocess.run(
+            ["git", *arguments], cwd=repo, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def git_revision() -> str:
+    """The commit the app ran from, marked when the product code (anything but bench/) has local changes."""
+    head = git_output(REPO, "rev-parse", "--short", "HEAD")
+    if not head:
         return "unknown commit"
+    dirty = git_output(REPO, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench")
     return f"{head} + local changes" if dirty else head
 
 

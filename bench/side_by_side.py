@@ -25,7 +25,9 @@ frames and bytes lost, failed calls; then the ratios ours/sample and ours/bare.
     .venv/bin/python -m bench.side_by_side                               # 10, 25, 50 calls, ~9 min
     .venv/bin/python -m bench.side_by_side --calls 5 --turns 2 --rounds 1   # smoke, ~1 min
 
-Exits 1 if a call failed or audio was lost in any run.
+This process and each bridge get their autogroups (sessions) raised to nice -10 (`--autogroup-nice`):
+with autogroups on, other people's `nice -n 19` jobs in their own sessions would otherwise share the
+bridge's core equally. Exits 1 if a call failed or audio was lost in any run.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -82,16 +83,7 @@ class Bridge(bl.AppProcess):
 
 
 def sample_revision(sample_dir: Path) -> str:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(sample_dir), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown commit"
+    return bl.git_output(sample_dir, "rev-parse", "--short", "HEAD") or "unknown commit"
 
 
 def patched_sample(sample_dir: Path, workdir: Path, realtime_url: str) -> Path:
@@ -128,6 +120,18 @@ async def sessions_closed(sessions: list[FakeSession], timeout: float) -> int:
     return sum(1 for s in sessions if not s.closed.is_set())
 
 
+def raise_autogroup(pid: int, nice: int) -> str:
+    """Give the autogroup (the session) of `pid` the scheduling weight of `nice`. With autogroups on
+    (/proc/sys/kernel/sched_autogroup_enabled) the CPU is shared fairly between sessions first and a
+    thread's nice only counts within its own session, so other people's `nice -n 19` jobs, each in its
+    own session, would still take an equal share of the bridge's core. Needs root for nice < 0."""
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+        return Path(f"/proc/{pid}/autogroup").read_text().strip()
+    except OSError as error:
+        return f"not set ({error.strerror})"
+
+
 def reset_peak_rss(pid: int) -> None:
     """VmHWM := VmRSS now (Linux ≥ 4.0), so the peak read later is the peak during the calls."""
     Path(f"/proc/{pid}/clear_refs").write_text("5")
@@ -150,6 +154,7 @@ class Run:
     violations: list[str]
     bridge_cpu_pct: float
     bench_lag_p99_ms: float
+    bench_cpu_pct: float  # this process (simulator + fakes), % of one core
     rest_cpu_pct: float  # the rest of the machine (FerretDB, other people's jobs), % of one core
     sessions_left_open: int  # Realtime sessions still open SESSION_CLOSE_S after the last hang-up
     extensions: set[str] = field(default_factory=set)
@@ -169,6 +174,8 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
     calls: dict[str, SimulatedCall] = {}
     try:
         bridge.start()
+        if args.autogroup_nice is not None:
+            raise_autogroup(bridge.pid, args.autogroup_nice)  # its own session (start_new_session)
         await bridge.wait_healthy()
         sim = TwilioSimulator(
             app_base_url=bridge.url, public_base_url=PUBLIC_BASE_URL, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
@@ -256,6 +263,7 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
         violations=[v for r in results for v in r.violations] + problems,
         bridge_cpu_pct=(cpu1 - cpu0) / (wall1 - wall0) * 100,
         bench_lag_p99_ms=bl.percentile([x * 1000 for x in lag.samples], 99),
+        bench_cpu_pct=(bench1 - bench0) / (wall1 - wall0) * 100,
         rest_cpu_pct=max(busy1 - busy0 - (cpu1 - cpu0) - (bench1 - bench0), 0.0) / (wall1 - wall0) * 100,
         sessions_left_open=leaked,
         extensions=extensions,
@@ -307,8 +315,9 @@ def report(runs: list[Run], args: argparse.Namespace, notes: list[str], elapsed_
         "Median (min–max over rounds); relay delays over all matched frames of a run:",
         "",
         "| calls | target | runs | " + " | ".join(name for name, _, _ in METRICS) + " | frames lost | outbound bytes "
-        "lost | failed calls | protocol violations | bridge CPU % | bench loop lag p99 ms | rest of machine CPU % |",
-        "|---:|---|---:|" + "---:|" * (len(METRICS) + 7),
+        "lost | failed calls | protocol violations | bridge CPU % | bench CPU % | bench loop lag p99 ms "
+        "| rest of machine CPU % |",
+        "|---:|---|---:|" + "---:|" * (len(METRICS) + 8),
     ]
     for n in levels:
         for target in targets:
@@ -319,6 +328,7 @@ def report(runs: list[Run], args: argparse.Namespace, notes: list[str], elapsed_
                 + f" | {sum(r.frames_lost for r in mine):.0f} | {sum(r.out_bytes_lost for r in mine)} "
                 f"| {sum(len(r.failed) for r in mine)} | {sum(len(r.violations) for r in mine)} "
                 f"| {cell([r.bridge_cpu_pct for r in mine], '{:.0f}')} "
+                f"| {cell([r.bench_cpu_pct for r in mine], '{:.0f}')} "
                 f"| {cell([r.bench_lag_p99_ms for r in mine], '{:.1f}')} "
                 f"| {cell([r.rest_cpu_pct for r in mine], '{:.0f}')} |"
             )
@@ -373,6 +383,11 @@ async def amain(args: argparse.Namespace) -> int:
             line = f"- sample: skipped, no main.py in {args.sample_dir} (git clone {SAMPLE_URL} {args.sample_dir})"
             print(line, flush=True)
             notes.append(line)
+    if args.autogroup_nice is not None:
+        group = raise_autogroup(os.getpid(), args.autogroup_nice)
+        notes.append(
+            f"- Scheduling: this process's and each bridge's autogroup at nice {args.autogroup_nice} ({group})"
+        )
     bl.check_fake_speed_ups()
     bl.memo_tone(bl.GREETING_MS, bl.GREETING_HZ)
     gc.collect()
@@ -409,6 +424,13 @@ def main() -> None:
     parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of ours,bare,sample")
     parser.add_argument("--sample-dir", type=Path, default=Path("/tmp/twilio-sample"), help="clone of the sample")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin the bridge to CPU 0")
+    parser.add_argument(
+        "--autogroup-nice",
+        type=int,
+        default=-10,
+        help="nice of this process's and the bridge's autogroups (default -10; see raise_autogroup)",
+    )
+    parser.add_argument("--no-autogroup", dest="autogroup_nice", action="store_const", const=None)
     parser.add_argument("--run-timeout", type=float, default=300.0, help="hard limit per run, seconds")
     args = parser.parse_args()
     args.pin = args.pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
