@@ -106,9 +106,11 @@ def inbound_delays(sent: list[float], probe: ByteSessionProbe) -> tuple[list[flo
     return delays, setup
 
 
-def outbound_delays(call: SimulatedCall, probe: ByteSessionProbe) -> list[float]:
+def outbound_delays(call: SimulatedCall, probe: ByteSessionProbe) -> tuple[list[float], int]:
     """Per audio delta, ms from the fake's send to the phone receiving the media message holding its
-    first byte."""
+    first byte; and the number of deltas left out because the fake sent them before the phone's stream
+    `start` (a bridge that opens the Realtime session at webhook time holds the greeting until then:
+    call set-up, not relay)."""
     ends: list[int] = []
     times: list[float] = []
     total = 0
@@ -120,11 +122,15 @@ def outbound_delays(call: SimulatedCall, probe: ByteSessionProbe) -> list[float]
             ends.append(total)
             times.append(at)
     delays: list[float] = []
-    j = 0
+    setup = j = 0
+    started = call.t0 if call.t0 is not None else float("inf")
     for sent_at, offset in probe.out:
         while j < len(ends) and ends[j] <= offset:
             j += 1
         if j == len(ends):
             break
-        delays.append((times[j] - sent_at) * 1000)
-    return delays
+        if sent_at < started:
+            setup += 1
+        else:
+            delays.append((times[j] - sent_at) * 1000)
+    return delays, setup

@@ -147,7 +147,8 @@ class Run:
     inbound_ms: list[float]
     outbound_ms: list[float]
     matched: int  # calls whose Realtime session was found at the right byte offset
-    setup_frames: int
+    setup_frames: int  # inbound frames sent before the Realtime session connected (not in inbound_ms)
+    setup_deltas: int  # audio deltas the fake sent before the phone's stream started (not in outbound_ms)
     frames_lost: float  # inbound: (bytes the phone sent − bytes appended) / 160
     out_bytes_lost: int  # outbound: bytes the fake sent − bytes the phone received
     failed: list[str]
@@ -228,7 +229,7 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
     by_call = {p.call: p for p in probe.sessions if p.call is not None}
     inbound: list[float] = []
     outbound: list[float] = []
-    matched = setup = 0
+    matched = setup = out_setup = 0
     in_lost = out_lost = 0
     extensions = {f"Realtime: {s.ws_extensions or 'none'}" for s in measured}
     for result in results:
@@ -246,7 +247,9 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
             delays, skipped = inbound_delays(result.sent, session_probe)
             inbound += delays
             setup += skipped
-            outbound += outbound_delays(call, session_probe)
+            delays, skipped = outbound_delays(call, session_probe)
+            outbound += delays
+            out_setup += skipped
     call_minutes = sum(r.ended_at - r.started_at for r in results if r.started_at) / 60
     return Run(
         target=target,
@@ -257,6 +260,7 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
         outbound_ms=outbound,
         matched=matched,
         setup_frames=setup,
+        setup_deltas=out_setup,
         frames_lost=in_lost / bl.FRAME_BYTES,
         out_bytes_lost=out_lost,
         failed=[f"call {r.index}: {r.error}" for r in results if r.error],
@@ -348,7 +352,9 @@ def report(runs: list[Run], args: argparse.Namespace, notes: list[str], elapsed_
         lines.append(
             f"- {target}: relay matched on {sum(r.matched for r in mine)} of {sum(r.calls for r in mine)} calls; "
             f"{sum(r.setup_frames for r in mine) / max(sum(r.matched for r in mine), 1):.1f} frames per call sent "
-            f"before its Realtime session connected (left out); Realtime sessions still open "
+            f"before its Realtime session connected, "
+            f"{sum(r.setup_deltas for r in mine) / max(sum(r.matched for r in mine), 1):.1f} audio deltas per call "
+            "sent by the fake before the stream started (both left out); Realtime sessions still open "
             f"{SESSION_CLOSE_S:.0f} s after the hang-up: {sum(r.sessions_left_open for r in mine)}; "
             f"WebSocket extensions: {'; '.join(extensions)}"
         )
