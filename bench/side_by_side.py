@@ -20,7 +20,10 @@ Per target and level: the median (min–max over rounds) of the bridge's CPU s p
 /proc), RSS per call ((peak RSS during the calls − RSS before them) / N; the peak is reset after the
 warm-up call), relay delay p50/p99 both ways (`bench.byte_probe`: inbound Twilio frame sent → the
 fake reading the append holding it; outbound fake sending an audio delta → the phone receiving it),
-frames and bytes lost, failed calls; then the ratios ours/sample and ours/bare.
+frames and bytes lost, failed calls; then the ratios ours/sample and ours/bare. Call set-up is left
+out of the relay figures: frames the phone sent before the bridge's Realtime session connected, and
+audio the fake sent before the phone's stream started (ours opens the session and has the greeting
+generated at webhook time, so its first deltas wait for the stream: set-up, not relay).
 
     .venv/bin/python -m bench.side_by_side                               # 10, 25, 50 calls, ~9 min
     .venv/bin/python -m bench.side_by_side --calls 5 --turns 2 --rounds 1   # smoke, ~1 min
