@@ -123,11 +123,16 @@ def proc_cpu_s(pid: int) -> float:
     return sum(proc_cpu(pid))
 
 
-def proc_peak_rss_mb(pid: int) -> float:
+def proc_status_kib(pid: int, key: str) -> float:
+    """A kB field of /proc/<pid>/status, e.g. VmRSS (resident now) or VmHWM (peak resident); NaN if absent."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+        if line.startswith(key + ":"):
+            return float(line.split()[1])
     return math.nan
+
+
+def proc_peak_rss_mb(pid: int) -> float:
+    return proc_status_kib(pid, "VmHWM") / 1024
 
 
 def idle_priority(pid: int) -> None:
@@ -153,7 +158,10 @@ def self_cpu_s() -> float:
 
 class AppProcess:
     """The real app in its own Python process (`python -m bench.app_server`, which calls `app.serve()`);
-    `stop()` always leaves no process behind."""
+    `stop()` always leaves no process behind. Subclasses run other servers by overriding `command()`
+    (and `health_path`, answered 200 once the server is up)."""
+
+    health_path = "/health"
 
     def __init__(self, options: list[str], env: dict[str, str], port: int, workdir: Path) -> None:
         self.options = options  # bench.app_server's command line, without --port / --stats-file
@@ -170,13 +178,15 @@ class AppProcess:
         assert self.process is not None
         return self.process.pid
 
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "bench.app_server", "--port", str(self.port)]
+        return [*command, *self.options, "--stats-file", str(self.stats_path)]
+
     def start(self) -> None:
         self.stats_path.unlink(missing_ok=True)
-        command = [sys.executable, "-m", "bench.app_server", "--port", str(self.port)]
-        command += [*self.options, "--stats-file", str(self.stats_path)]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                command,
+                self.command(),
                 cwd=self.workdir,  # nothing stray (.env, ...) in the working directory
                 env=self.env,
                 stdout=log,
@@ -191,7 +201,7 @@ class AppProcess:
                 if self.process is None or self.process.poll() is not None:
                     raise RuntimeError(f"app exited during start-up:\n{self.log_tail()}")
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{self.url}/health")).status_code == 200:
+                    if (await client.get(self.url + self.health_path)).status_code == 200:
                         return
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"app not healthy within {timeout:.0f} s:\n{self.log_tail()}")
@@ -340,6 +350,22 @@ def check_fake_speed_ups() -> None:
     for frame in (tone(20, 440), tone(20, 1000, amplitude=300), bytes([0xFF]) * 160, b"", bytes(range(160))):
         assert table_frame_energy(frame) == frame_energy(frame)
     assert memo_tone(100, GREETING_HZ) == tone(100, GREETING_HZ)
+
+
+def bench_fake_realtime(probe: RelayProbe, script: Script, **hooks: Any) -> FakeRealtimeServer:
+    """The fake Realtime server as the load benchmarks run it: the probe's hooks and sampled validation,
+    the speed-ups above. validate_outgoing=False: the fake's own events are checked by its test suite;
+    checking them here too would only add CPU to this process."""
+    return FakeRealtimeServer(
+        script,
+        on_session=probe.attach,
+        on_client_event=probe.on_client_event,
+        validate_incoming=probe.validate,
+        validate_outgoing=False,
+        frame_energy=table_frame_energy,
+        tone=memo_tone,
+        **hooks,
+    )
 
 
 # ----------------------------------------------------------------------------------------- one call
@@ -527,17 +553,7 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
     # the greeting audio is synthesised once, here, instead of in the middle of the measurement.
     script = Script(greeting_ms=GREETING_MS, reply_ms=REPLY_MS, response_latency_s=0.0, tone_hz=GREETING_HZ)
     memo_tone(GREETING_MS, GREETING_HZ)
-    # validate_outgoing=False: the fake's own events are checked by its test suite; checking them here
-    # too would only add CPU to this process. Client events from the app are validated (appends sampled).
-    realtime = FakeRealtimeServer(
-        script,
-        on_session=probe.attach,
-        on_client_event=probe.on_client_event,
-        validate_incoming=probe.validate,
-        validate_outgoing=False,
-        frame_energy=table_frame_energy,
-        tone=memo_tone,
-    )
+    realtime = bench_fake_realtime(probe, script)
     await realtime.start()
     rest = FakeTwilioRest(ACCOUNT_SID, AUTH_TOKEN)
     await rest.start()
@@ -798,23 +814,22 @@ def report(levels: list[Level], args: argparse.Namespace, elapsed_s: float) -> s
     return "\n".join(lines)
 
 
-def git_revision() -> str:
-    """Read-only: the commit the app ran from, marked when the product code (anything but bench/) has local
-    changes."""
+def git_output(repo: Path, *arguments: str) -> str:
+    """Read-only git query in `repo`; "" if git fails."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
+        return subprocess.run(
+            ["git", *arguments], cwd=repo, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def git_revision() -> str:
+    """The commit the app ran from, marked when the product code (anything but bench/) has local changes."""
+    head = git_output(REPO, "rev-parse", "--short", "HEAD")
+    if not head:
         return "unknown commit"
+    dirty = git_output(REPO, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench")
     return f"{head} + local changes" if dirty else head
 
 

@@ -250,6 +250,13 @@ class FakeSession:
     def turn_detection(self) -> dict[str, Any] | None:
         return self.state["audio"]["input"].get("turn_detection")
 
+    @property
+    def ws_extensions(self) -> str | None:
+        """The WebSocket extensions the handshake agreed (e.g. ``permessage-deflate``), None for none."""
+        response = self._ws.response
+        value = response.headers.get("Sec-WebSocket-Extensions") if response is not None else None
+        return str(value) if value is not None else None
+
     def events(self, event_type: str) -> list[dict[str, Any]]:
         """Server events of one type that were sent, in order."""
         return [e for e in self.sent if e["type"] == event_type]
@@ -347,6 +354,9 @@ class FakeSession:
                 _check_outgoing(event["type"], text)
             self.sent.append(json.loads(text))  # a copy: later state changes must not rewrite the log
             await self._ws.send(text)
+            observer = self.server.on_server_event
+            if observer is not None:
+                observer(self, self.sent[-1], asyncio.get_running_loop().time())
 
     async def _error(
         self,
@@ -1056,6 +1066,9 @@ class FakeRealtimeServer:
       that parsed as JSON (valid or not, before it is validated or handled), with the ``loop.time()``
       at which the session picked that WebSocket message up, before parsing it. Must be quick; it runs
       on the fake's read path. An exception in it is reported as an internal error of the fake.
+    - ``on_server_event(session, event, sent_at)``: called synchronously for every server event right
+      after the fake wrote it to the socket, with the event as logged in ``session.sent`` (do not mutate
+      it) and the ``loop.time()`` then. Must be quick; an exception in it is an internal error of the fake.
     - ``validate_incoming``: ``True`` (default) validates every client event strictly against the
       SDK's types; ``False`` skips that schema check; a callable ``(session, event) -> bool`` decides
       per event. It is only asked about JSON objects with a known ``type`` — anything else is always
@@ -1074,6 +1087,7 @@ class FakeRealtimeServer:
         *,
         on_session: Callable[[FakeSession], Any] | None = None,
         on_client_event: Callable[[FakeSession, Any, float], Any] | None = None,
+        on_server_event: Callable[[FakeSession, dict[str, Any], float], Any] | None = None,
         validate_incoming: bool | Callable[[FakeSession, dict[str, Any]], bool] = True,
         validate_outgoing: bool = True,
         frame_energy: Callable[[bytes], float] = frame_energy,
@@ -1085,6 +1099,7 @@ class FakeRealtimeServer:
         self.script = dataclasses.replace(script or Script(), **script_overrides)
         self.on_session = on_session
         self.on_client_event = on_client_event
+        self.on_server_event = on_server_event
         self.validate_incoming = validate_incoming
         self.validate_outgoing = validate_outgoing
         self.frame_energy = frame_energy

@@ -375,6 +375,41 @@ async def test_on_client_event_sees_every_client_event() -> None:
     assert before <= times[0] and times == sorted(times) and times[-1] <= after
 
 
+async def test_on_server_event_sees_every_server_event_as_sent() -> None:
+    seen: list[tuple[FakeSession, dict[str, Any], float]] = []
+    loop = asyncio.get_running_loop()
+    script = Script(greeting_ms=300, chunk_ms=100)
+    async with FakeRealtimeServer(script, on_server_event=lambda s, e, at: seen.append((s, e, at))) as server:
+        before = loop.time()
+        async with client(server).realtime.connect(model=MODEL) as rt:
+            await configured(rt)
+            await rt.response.create()
+            received: list[Any] = []
+            done = await recv_until(rt, "response.done", received)
+        after = loop.time()
+    session = server.sessions[0]
+    assert [e for _, e, _ in seen] == session.sent  # every event, in wire order, as logged
+    assert all(s is session for s, _, _ in seen)
+    deltas = [e for _, e, _ in seen if e["type"] == "response.output_audio.delta"]
+    assert b"".join(base64.b64decode(e["delta"]) for e in deltas) == audio_of(received, done.response.id)
+    assert len(deltas) == 3
+    times = [at for _, _, at in seen]
+    assert before <= times[0] and times == sorted(times) and times[-1] <= after
+
+
+async def test_ws_extensions_shows_what_the_handshake_agreed() -> None:
+    async with FakeRealtimeServer() as server:
+        url = f"{server.url}/realtime?model={MODEL}"
+        headers = {"Authorization": "Bearer test"}
+        async with connect(url, additional_headers=headers) as ws:  # websockets offers permessage-deflate
+            await ws.recv()
+        async with connect(url, additional_headers=headers, compression=None) as ws:
+            await ws.recv()
+    offered, plain = server.sessions
+    assert offered.ws_extensions is not None and offered.ws_extensions.startswith("permessage-deflate")
+    assert plain.ws_extensions is None
+
+
 async def test_validate_incoming_can_skip_the_schema_check() -> None:
     asked: list[str] = []
 
