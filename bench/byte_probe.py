@@ -88,12 +88,15 @@ class ByteRelayProbe(RelayProbe):
             probe.out_bytes += b64_len(event["delta"])
 
 
-def inbound_delays(sent: list[float], probe: ByteSessionProbe) -> tuple[list[float], int]:
+def inbound_delays(sent: list[float], probe: ByteSessionProbe, only: set[int] | None = None) -> tuple[list[float], int]:
     """Per Twilio frame, ms from the phone's send to the fake reading the append holding its last byte;
-    and the number of frames left out because they were sent before the Realtime session connected."""
+    and the number of frames left out because they were sent before the Realtime session connected.
+    `only`: just these frame indices (e.g. the caller's speech, which a batching bridge never holds)."""
     delays: list[float] = []
     setup = j = 0
     for k, tx in enumerate(sent):
+        if only is not None and k not in only:
+            continue
         end = (k + 1) * FRAME_BYTES
         while j < len(probe.in_end) and probe.in_end[j] < end:
             j += 1
@@ -108,9 +111,11 @@ def inbound_delays(sent: list[float], probe: ByteSessionProbe) -> tuple[list[flo
 
 def outbound_delays(call: SimulatedCall, probe: ByteSessionProbe) -> tuple[list[float], int]:
     """Per audio delta, ms from the fake's send to the phone receiving the media message holding its
-    first byte; and the number of deltas left out because the fake sent them before the phone's stream
-    `start` (a bridge that opens the Realtime session at webhook time holds the greeting until then:
-    call set-up, not relay)."""
+    first byte; and the number of deltas left out because the fake sent them before the bridge had
+    sent the phone anything (a bridge that opens the Realtime session at webhook time has the greeting
+    generated before the stream is even connected, and those deltas wait for the call's set-up: set-up,
+    not relay; the greeting latency shows it). The same rule for every bridge: for one that forwards
+    at once it leaves out only the first delta."""
     ends: list[int] = []
     times: list[float] = []
     total = 0
@@ -123,7 +128,7 @@ def outbound_delays(call: SimulatedCall, probe: ByteSessionProbe) -> tuple[list[
             times.append(at)
     delays: list[float] = []
     setup = j = 0
-    started = call.t0 if call.t0 is not None else float("inf")
+    started = call.first_media_at if call.first_media_at is not None else float("inf")
     for sent_at, offset in probe.out:
         while j < len(ends) and ends[j] <= offset:
             j += 1

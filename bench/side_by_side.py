@@ -148,7 +148,9 @@ class Run:
     cpu_per_call_min: float
     rss_per_call_kib: float
     inbound_ms: list[float]
+    speech_ms: list[float]  # inbound relay of the caller's speech frames only
     outbound_ms: list[float]
+    greeting_ms: list[float]  # stream `start` sent → first assistant audio at the phone
     matched: int  # calls whose Realtime session was found at the right byte offset
     setup_frames: int  # inbound frames sent before the Realtime session connected (not in inbound_ms)
     setup_deltas: int  # audio deltas the fake sent before the phone's stream started (not in outbound_ms)
@@ -162,6 +164,15 @@ class Run:
     rest_cpu_pct: float  # the rest of the machine (FerretDB, other people's jobs), % of one core
     sessions_left_open: int  # Realtime sessions still open SESSION_CLOSE_S after the last hang-up
     extensions: set[str] = field(default_factory=set)
+
+
+def speech_frames(call: SimulatedCall) -> set[int]:
+    """Indices of the frames that carried the caller's speech (each `say()`), from their timestamps."""
+    frames: set[int] = set()
+    for spoken in call.speech:
+        if spoken.first_timestamp_ms is not None and spoken.last_timestamp_ms is not None:
+            frames.update(range(spoken.first_timestamp_ms // bl.FRAME_MS, spoken.last_timestamp_ms // bl.FRAME_MS + 1))
+    return frames
 
 
 async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path, mongo: LocalMongo) -> Run:
@@ -231,7 +242,9 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
 
     by_call = {p.call: p for p in probe.sessions if p.call is not None}
     inbound: list[float] = []
+    speech: list[float] = []
     outbound: list[float] = []
+    greetings: list[float] = []
     matched = setup = out_setup = 0
     in_lost = out_lost = 0
     extensions = {f"Realtime: {s.ws_extensions or 'none'}" for s in measured}
@@ -250,6 +263,9 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
             delays, skipped = inbound_delays(result.sent, session_probe)
             inbound += delays
             setup += skipped
+            speech += inbound_delays(result.sent, session_probe, speech_frames(call))[0]
+            if call.first_media_at is not None and call.t0 is not None:
+                greetings.append((call.first_media_at - call.t0) * 1000)
             delays, skipped = outbound_delays(call, session_probe)
             outbound += delays
             out_setup += skipped
@@ -260,7 +276,9 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
         cpu_per_call_min=(cpu1 - cpu0) / max(call_minutes, 1e-9),
         rss_per_call_kib=(peak - rss0) / n,
         inbound_ms=inbound,
+        speech_ms=speech,
         outbound_ms=outbound,
+        greeting_ms=greetings,
         matched=matched,
         setup_frames=setup,
         setup_deltas=out_setup,
@@ -283,8 +301,12 @@ METRICS: list[tuple[str, Callable[[Run], float], str]] = [
     ("RSS per call KiB", lambda r: r.rss_per_call_kib, "{:.0f}"),
     ("inbound relay p50 ms", lambda r: bl.percentile(r.inbound_ms, 50), "{:.1f}"),
     ("inbound relay p99 ms", lambda r: bl.percentile(r.inbound_ms, 99), "{:.1f}"),
+    ("inbound speech relay p50 ms", lambda r: bl.percentile(r.speech_ms, 50), "{:.1f}"),
+    ("inbound speech relay p99 ms", lambda r: bl.percentile(r.speech_ms, 99), "{:.1f}"),
     ("outbound relay p50 ms", lambda r: bl.percentile(r.outbound_ms, 50), "{:.1f}"),
     ("outbound relay p99 ms", lambda r: bl.percentile(r.outbound_ms, 99), "{:.1f}"),
+    ("greeting p50 ms", lambda r: bl.percentile(r.greeting_ms, 50), "{:.0f}"),
+    ("greeting p99 ms", lambda r: bl.percentile(r.greeting_ms, 99), "{:.0f}"),
 ]
 
 
