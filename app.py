@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from api import admin, health, metrics, twilio_callbacks, twilio_webhooks
+from api import admin, health, knowledge, metrics, twilio_callbacks, twilio_webhooks
 from api.limits import BodyLimitMiddleware
 from config.settings import Settings, get_settings
 from services.container import AppServices, build_services
@@ -70,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(twilio_webhooks.router)
     app.include_router(twilio_callbacks.router)
     app.include_router(admin.router)
+    app.include_router(knowledge.router)
     app.include_router(metrics.router)
     app.include_router(health.router)
     return app

@@ -14,6 +14,7 @@ from services.store.call_counters import CallCounterRepository
 from services.store.calls import CALLS_COLLECTION, CallRepository
 from services.store.client import Document
 from services.store.customers import CustomerRepository
+from services.store.knowledge import KNOWLEDGE_COLLECTION, KnowledgeRepository
 from services.store.orders import OrderRepository
 from services.store.otp_codes import OtpCodeRepository
 from services.store.products import ProductRepository
@@ -45,6 +46,7 @@ class Database:
         self.sms_quota = SmsQuotaRepository(self.raw["sms_quota"])
         self.call_counters = CallCounterRepository(self.raw["call_counters"])
         self.verification_failures = VerificationFailureRepository(self.raw["verification_failures"])
+        self.knowledge = KnowledgeRepository(self.raw[KNOWLEDGE_COLLECTION])
 
     @property
     def repositories(self) -> tuple[IndexedCollection, ...]:
@@ -60,6 +62,7 @@ class Database:
             self.sms_quota,
             self.call_counters,
             self.verification_failures,
+            self.knowledge,
         )
 
     async def ensure_indexes(self) -> None:
