@@ -21,6 +21,8 @@ from fastapi import FastAPI
 
 from api import admin, health, knowledge, metrics, twilio_callbacks, twilio_webhooks
 from api.limits import BodyLimitMiddleware
+from config.agent_config import AgentConfig
+from config.agent_file import load_agent
 from config.settings import Settings, get_settings
 from services.container import AppServices, build_services
 from services.store.client import create_mongo_client
@@ -35,10 +37,16 @@ log = get_logger(__name__)
 WS_TRANSPORT_MAX_BYTES = 1024 * 1024
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, agent: AgentConfig | None = None) -> FastAPI:
+    """The app for `settings`; the agent comes from AGENT_CONFIG_FILE unless given (a bad file exits here,
+    with one line, before anything is served)."""
+    if agent is None:
+        settings, agent = load_agent(settings)
+    app_agent = agent
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = build_services(settings)
+        services = build_services(settings, app_agent)
         app.state.services = services
         try:
             await services.db.ensure_indexes()
@@ -77,11 +85,12 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 async def _seed(settings: Settings) -> None:
+    _, agent = load_agent(settings)
     client = create_mongo_client(settings.mongodb_uri)
     try:
         db = Database(client, settings.mongodb_database)
         await db.ensure_indexes()
-        counts = await seed_database(db)
+        counts = await seed_database(db, knowledge_file=agent.knowledge_seed_file)
         log.info("seeded", **counts)
     finally:
         await client.close()
