@@ -29,6 +29,7 @@ _STOPWORDS_RAW = (
     "ek tak wala wali wale abhi please plz bhai sir madam batao bataiye bataye"
 )
 
+_WORD = re.compile(r"[a-z0-9]+")
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ed", "es", "s", "e")
 
 
@@ -48,11 +49,13 @@ def _stem(word: str) -> str:
 
 
 def _words(text: str) -> list[str]:
+    if text.isascii():
+        return _WORD.findall(text.lower())
     text = unicodedata.normalize("NFC", text)
     text = transliterate(text)
     text = unicodedata.normalize("NFKD", text.casefold())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return re.findall(r"[a-z0-9]+", text)
+    return _WORD.findall(text)
 
 
 @lru_cache(maxsize=4096)
@@ -87,16 +90,27 @@ MAX_PHRASE_WORDS = 4
 PHRASES = _phrase_table()
 
 
+_PHRASE_STARTS = frozenset(key[0] for key in PHRASES)
+
+
 def search_terms(text: str) -> list[str]:
     """The folded terms of `text` without fillers, plus the terms of every synonym phrase in it.
 
     Phrases are matched on all words (fillers too: "kab tak aayega" is made of them), longest first,
     and do not overlap.
     """
+    return list(_search_terms(text))
+
+
+@lru_cache(maxsize=16_384)  # entries' texts are folded again on every index rebuild
+def _search_terms(text: str) -> tuple[str, ...]:
     words = fold_words(text)
     terms = [word for word in words if word not in STOPWORDS]
     i = 0
     while i < len(words):
+        if words[i] not in _PHRASE_STARTS:
+            i += 1
+            continue
         for size in range(min(MAX_PHRASE_WORDS, len(words) - i), 0, -1):
             meaning = PHRASES.get(tuple(words[i : i + size]))
             if meaning is not None:
@@ -105,4 +119,4 @@ def search_terms(text: str) -> list[str]:
                 break
         else:
             i += 1
-    return terms
+    return tuple(terms)

@@ -6,6 +6,8 @@ folds to the same search terms as its Roman-Hindi spelling (`services.knowledge.
 
 from __future__ import annotations
 
+import re
+
 _CONSONANTS = {
     "क": "k", "ख": "kh", "ग": "g", "घ": "gh", "ङ": "n",
     "च": "ch", "छ": "chh", "ज": "j", "झ": "jh", "ञ": "n",
@@ -28,8 +30,11 @@ _VIRAMA, _NUKTA = "\u094d", "\u093c"
 _DIGITS = {chr(0x0966 + value): str(value) for value in range(10)}
 
 
+_DEVANAGARI = re.compile("[\u0900-\u097f]")
+
+
 def is_devanagari(text: str) -> bool:
-    return any("\u0900" <= ch <= "\u097f" for ch in text)
+    return _DEVANAGARI.search(text) is not None
 
 
 def transliterate(text: str) -> str:
@@ -39,6 +44,8 @@ def transliterate(text: str) -> str:
     some of them (schwa deletion), and so do Roman spellings: a word's last one ("वापस" -> "vaapas"),
     and one between a vowel-consonant and a consonant-vowel ("बदलना" -> "badalnaa", "पिनकोड" -> "pinkod").
     """
+    if not is_devanagari(text):
+        return text  # the common case (English bodies, Roman Hindi): nothing to do
     out: list[str] = []
     word: list[list[str]] = []  # syllables of the current word: [consonants, vowel]; vowel "" = inherent
     for ch in text.replace(_NUKTA, ""):

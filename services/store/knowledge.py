@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from pymongo import TEXT, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
@@ -64,6 +65,7 @@ class KnowledgeRepository(Repository[KnowledgeEntry]):
         self._index: KnowledgeIndex | None = None
         self._loaded_at = 0.0
         self._generation = 0
+        self._indexed: list[tuple[str, datetime | None]] = []  # (entry_id, updated_at) the index was built from
         self._reload: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -95,11 +97,23 @@ class KnowledgeRepository(Repository[KnowledgeEntry]):
                 return self._index
             while True:
                 generation, started = self._generation, self._clock()
-                index = KnowledgeIndex(await self.list_all())
+                if self._index is not None and await self._fingerprint() == self._indexed:
+                    self._loaded_at = started  # unchanged (the usual case): nothing to rebuild
+                    return self._index
+                entries = await self.list_all()
+                # Off the event loop: building takes tens of ms for hundreds of entries, and calls' audio
+                # runs on the loop.
+                index = await asyncio.to_thread(KnowledgeIndex, entries)
                 if generation == self._generation:  # no change through us while it was read
                     self._index, self._loaded_at = index, started
+                    self._indexed = [(entry.entry_id, entry.updated_at) for entry in entries]
                     log.info("knowledge_index_loaded", entries=len(index))
                     return index
+
+    async def _fingerprint(self) -> list[tuple[str, datetime | None]]:
+        """Ids and change times only: what tells whether the collection changed since the index was built."""
+        cursor = self.collection.find({}, {"updated_at": 1}).sort("_id", 1).limit(MAX_ENTRIES)
+        return [(document["_id"], document.get("updated_at")) async for document in cursor]
 
     async def _background_reload(self) -> None:
         try:

@@ -70,6 +70,27 @@ async def test_search_answers_from_memory_not_per_question(db: Database) -> None
     assert await repo.search("refund for UPI") == []
 
 
+async def test_a_reload_rebuilds_only_when_another_node_changed_something(db: Database) -> None:
+    clock = Clock()
+    repo = KnowledgeRepository(db.raw["knowledge"], refresh_s=30, clock=clock)
+    other_node = KnowledgeRepository(db.raw["knowledge"])
+    await repo.search("refund")
+    built = repo._index
+
+    async def after_interval() -> None:
+        clock.now += 31
+        await repo.search("refund")
+        assert repo._reload is not None
+        await repo._reload
+
+    await after_interval()
+    assert repo._index is built  # nothing changed: the same index, not rebuilt
+    await other_node.update("refund-cod", KnowledgeEntryUpdate(title="COD refunds: bank or UPI transfer"))
+    await after_interval()
+    assert repo._index is not built
+    assert (await repo.search("COD refund"))[0].title == "COD refunds: bank or UPI transfer"
+
+
 async def test_changes_through_the_repository_are_searchable_at_once(db: Database) -> None:
     repo = db.knowledge
     assert all(p.entry_id != NEW_ENTRY.entry_id for p in await repo.search("diwali sale delivery"))
