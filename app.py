@@ -20,9 +20,11 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from api import admin, health, live_commands, metrics, twilio_callbacks, twilio_webhooks
+from api import admin, health, knowledge, live_commands, metrics, twilio_callbacks, twilio_webhooks
 from api.console import install_console
 from api.limits import BodyLimitMiddleware
+from config.agent_config import AgentConfig
+from config.agent_file import load_agent
 from config.settings import Settings, get_settings
 from services.console.create_user import create_user
 from services.container import AppServices, build_services
@@ -39,10 +41,16 @@ log = get_logger(__name__)
 WS_TRANSPORT_MAX_BYTES = 1024 * 1024
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, agent: AgentConfig | None = None) -> FastAPI:
+    """The app for `settings`; the agent comes from AGENT_CONFIG_FILE unless given (a bad file exits here,
+    with one line, before anything is served)."""
+    if agent is None:
+        settings, agent = load_agent(settings)
+    app_agent = agent
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = build_services(settings)
+        services = build_services(settings, app_agent)
         app.state.services = services
         try:
             await services.db.ensure_indexes()
@@ -76,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(twilio_callbacks.router)
     app.include_router(admin.router)
     app.include_router(live_commands.router)
+    app.include_router(knowledge.router)
     app.include_router(metrics.router)
     app.include_router(health.router)
     install_console(app)
@@ -83,11 +92,12 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 async def _seed(settings: Settings) -> None:
+    _, agent = load_agent(settings)
     client = create_mongo_client(settings.mongodb_uri)
     try:
         db = Database(client, settings.mongodb_database, call_record_retention_days=settings.call_record_retention_days)
         await db.ensure_indexes()
-        counts = await seed_database(db)
+        counts = await seed_database(db, knowledge_file=agent.knowledge_seed_file)
         log.info("seeded", **counts)
     finally:
         await client.close()

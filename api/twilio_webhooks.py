@@ -70,7 +70,8 @@ async def incoming_call(request: Request, services: ServicesDep) -> Response:
     token = services.stream_gate.issue(call_sid, parameters)
     log.info("incoming_call", call_sid=call_sid, caller=parameters["caller"])
     if services.preopened is not None:
-        greeting = greeting_instructions(services.agent, parameters["direction"], parameters.get("purpose"))
+        language = await services.db.customers.preferred_language(customer)  # one _id read, bounded, never raises
+        greeting = greeting_instructions(services.agent, parameters["direction"], parameters.get("purpose"), language)
         services.preopened.start(call_sid, lambda: services.connector.open_conversation(greeting))
     twiml = connect_stream_twiml(services.settings.media_stream_url, {**parameters, "token": token})
     return Response(content=twiml, media_type=TWIML_MEDIA_TYPE)

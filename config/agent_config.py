@@ -5,12 +5,17 @@ Everything a non-engineer might want to tune about how the assistant sounds live
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 
 COMPANY_NAME = "ShopKart"
+PERSONA_NAME = "Priya"
+KNOWLEDGE_SEED_FILE = Path(__file__).resolve().parents[1] / "data" / "knowledge.json"
 
-INSTRUCTIONS = f"""
-You are Priya, a warm, efficient customer-support agent for {COMPANY_NAME}, an Indian online store,
+# {company} and {persona} are filled in from the business's agent file (config/agent_file.py).
+INSTRUCTIONS_TEMPLATE = """
+You are {persona}, a warm, efficient customer-support agent for {company}, an Indian online store,
 speaking on a phone call.
 
 Language:
@@ -32,6 +37,11 @@ Tools:
 - Tracking, courier, amounts, payment and refund details, and cancelling an order, need a one-time
   code: offer to send one with send_verification_code, ask the caller to read out the six digits from
   the SMS, and call lookup_order again with verification_code. This code is the only code you may ask for.
+- For any question about our policies (returns, refunds, replacement, cancellation, delivery times and
+  charges, pincodes, warranty, EMI, invoices, account or address changes), call search_knowledge_base
+  with the caller's question and answer only from the passages it returns. If it returns nothing that
+  answers the question, say you do not have that information and offer a ticket or a human agent.
+  Never make up a policy, a time limit or a charge.
 - If a tool returns an error, apologise briefly and offer another way (a ticket or a human agent).
 
 Handoff and ending:
@@ -45,9 +55,34 @@ Never ask for card numbers, CVV, UPI PIN, passwords, or any OTP other than the v
 sent with send_verification_code. Never share one customer's data with another caller.
 """.strip()
 
-GREETING_INSTRUCTIONS = (
-    f"Greet the caller warmly in Hinglish in one short sentence, e.g. 'Namaste! {COMPANY_NAME} mein "
-    "aapka swagat hai, main Priya bol rahi hoon. Bataiye, main aapki kya madad kar sakti hoon?'"
+INSTRUCTIONS = INSTRUCTIONS_TEMPLATE.format(company=COMPANY_NAME, persona=PERSONA_NAME)
+
+# The greeting the assistant is asked to say, per caller language (the customer record's
+# `preferred_language`); {company} and {persona} are filled in like the instructions.
+LANGUAGE_NAMES = {"hinglish": "Hinglish", "hindi": "Hindi", "english": "English"}
+GREETING_LINES = {
+    "hinglish": "Namaste! {company} mein aapka swagat hai, main {persona} bol rahi hoon. Bataiye, main aapki kya "
+    "madad kar sakti hoon?",
+    "hindi": "नमस्ते! {company} में आपका स्वागत है, मैं {persona} बोल रही हूँ। बताइए, मैं आपकी क्या मदद कर सकती हूँ?",
+    "english": "Hello! Welcome to {company}, this is {persona}. How can I help you today?",
+}
+
+
+def greeting_instruction(language: str, line: str) -> str:
+    """What the model is told to open the call with, in one language, e.g. with the line above."""
+    return f"Greet the caller warmly in {LANGUAGE_NAMES[language]} in one short sentence, e.g. '{line}'"
+
+
+GREETINGS = {
+    language: greeting_instruction(language, line.format(company=COMPANY_NAME, persona=PERSONA_NAME))
+    for language, line in GREETING_LINES.items()
+}
+GREETING_INSTRUCTIONS = GREETINGS["hinglish"]
+
+TICKET_SMS_TEXT = "Your support ticket number is {ticket_id}. Our team will get back to you{within}. Thank you!"
+CODE_SMS_TEXT = (
+    "{company}: {code} is your code to verify order {order_id}, valid for {minutes} minutes. Tell it "
+    "only to our assistant on a call you made to {company}. We never call you to ask for it."
 )
 
 # gpt-transcribe takes its "prompt" as languages + keywords: the Hinglish vocabulary of a support call.
@@ -95,8 +130,18 @@ class VadTuning(BaseModel):
 
 
 class AgentConfig(BaseModel):
+    """The agent a call runs with; `config.agent_file` builds one from the business's YAML file."""
+
+    company_name: str = COMPANY_NAME
+    persona_name: str = PERSONA_NAME
     instructions: str = INSTRUCTIONS
-    greeting_instructions: str = GREETING_INSTRUCTIONS
+    greeting_instructions: str = GREETING_INSTRUCTIONS  # in the default language
+    greetings: dict[str, str] = Field(default_factory=lambda: dict(GREETINGS))  # per preferred language
+    # Department -> E.164 agent number; a department not listed goes to "general", then HUMAN_AGENT_NUMBER.
+    departments: dict[str, str] = Field(default_factory=dict)
+    ticket_sms_text: str = TICKET_SMS_TEXT  # {ticket_id}, {within}, {company}
+    code_sms_text: str = CODE_SMS_TEXT  # {code}, {order_id}, {minutes}, {company}
+    knowledge_seed_file: Path = KNOWLEDGE_SEED_FILE
     transcription_model: str = "gpt-transcribe"
     transcription_languages: list[str] = TRANSCRIPTION_LANGUAGES
     transcription_keywords: list[str] = TRANSCRIPTION_KEYWORDS

@@ -10,6 +10,7 @@ import re
 import socket
 import sys
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlparse
 
@@ -17,6 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 E164_PATTERN = r"^\+[1-9]\d{6,14}$"
+DEFAULT_AGENT_CONFIG_FILE = Path(__file__).resolve().parent / "agent.yaml"
 
 
 class Settings(BaseSettings):
@@ -87,6 +89,9 @@ class Settings(BaseSettings):
     support_hours_end: str = Field(default="21:00", pattern=r"^\d{2}:\d{2}$")
     support_timezone: str = "Asia/Kolkata"
     sms_on_ticket: bool = True
+    # The business's agent file (config/agent_file.py): company, persona, greetings, departments, SMS texts.
+    # Empty: the built-in defaults (the same as config/agent.yaml).
+    agent_config_file: Path | None = DEFAULT_AGENT_CONFIG_FILE
     # Failed identity checks a caller gets before order lookups for other numbers are locked for the call.
     max_verification_attempts: int = Field(default=3, ge=1, le=10)
 
@@ -141,6 +146,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("agent_config_file", mode="before")
+    @classmethod
+    def _empty_means_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("sms_countries", "outbound_call_countries")
     @classmethod

@@ -133,6 +133,14 @@ class EndCallArgs(ToolArgs):
 # ------------------------------------------------------------------------------------------ side effects
 
 
+class SearchKnowledgeBaseArgs(ToolArgs):
+    query: str = Field(
+        min_length=2,
+        max_length=300,
+        description="The caller's policy or FAQ question in their own words (Hinglish, Hindi or English).",
+    )
+
+
 class TicketFiled(BaseModel):
     """A tool filed a new ticket on this call (the caller is texted its number)."""
 

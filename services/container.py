@@ -84,23 +84,26 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
     live_commands = LiveCallCommands(
         live_calls, db.calls, settings.own_node_url, settings.admin_api_token.get_secret_value()
     )
-    texter = TicketTexter(settings, rest, db.sms_quota)
+    texter = TicketTexter(settings, rest, db.sms_quota, ticket_text=agent.ticket_sms_text, company=agent.company_name)
     callbacks = CallbackTickets(db.tickets, db.calls, texter, settings.sms_on_ticket)
     admission = CallAdmission(settings, live_calls, db.call_counters, callbacks, rest.redirect_call)
     secret = (settings.token_secret or settings.twilio_auth_token).get_secret_value()
     stream_tokens = CallTokens(secret, TokenPurpose.STREAM, settings.stream_token_ttl_s)
-    handoff = HumanHandoff(settings, rest, db.transfers, CallTokens(secret, TokenPurpose.WHISPER, WHISPER_TOKEN_TTL_S))
+    handoff = HumanHandoff(
+        settings, rest, db.transfers, CallTokens(secret, TokenPurpose.WHISPER, WHISPER_TOKEN_TTL_S), agent.departments
+    )
     call_deps = CallDependencies(
         settings=settings,
         agent=agent,
         connector=connector,
         preopened=preopened,
         tools=tools,
-        new_tool_context=_tool_context_factory(settings, db, texter),
+        new_tool_context=_tool_context_factory(settings, agent, db, texter),
         new_record_writer=lambda record: CallRecordWriter(db.calls, record, on_unsaved=unsaved_records.add),
         transfers=handoff,
         failure_notice=CarrierApology(agent, rest, db.tickets, texter),
         tickets=texter,
+        preferred_language=db.customers.preferred_language,
     )
     return AppServices(
         settings=settings,
@@ -135,7 +138,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
 
 
 def _tool_context_factory(
-    settings: Settings, db: Database, texter: TicketTexter
+    settings: Settings, agent: AgentConfig, db: Database, texter: TicketTexter
 ) -> Callable[[CallInfo, Callable[[], str]], ToolContext]:
     def new_tool_context(info: CallInfo, conversation_summary: Callable[[], str]) -> ToolContext:
         async def send_code_sms(phone: str, body: str) -> bool:
@@ -149,6 +152,7 @@ def _tool_context_factory(
             settings=settings,
             conversation_summary=conversation_summary,
             send_sms=send_code_sms,
+            agent=agent,
         )
 
     return new_tool_context

@@ -6,7 +6,7 @@ a `CallControl` — never the session itself — so nothing outside a call mutat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -77,3 +77,5 @@ class CallDependencies:
     transfers: TransferExecutor
     failure_notice: FailureNotice
     tickets: TicketNotifier
+    # The language on the customer's record, for the greeting (bounded, never raises; None if unknown).
+    preferred_language: Callable[[str | None], Awaitable[str | None]]

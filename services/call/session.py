@@ -107,7 +107,8 @@ class CallSession(ModelInputs):
         self.recorder.start()
         self.log.info("call_started", caller=self.info.caller, direction=self.info.direction)
         try:
-            greeting = greeting_instructions(self.deps.agent, self.info.direction, self.info.purpose)
+            language = await self.deps.preferred_language(self.info.caller) if self._resume is None else None
+            greeting = greeting_instructions(self.deps.agent, self.info.direction, self.info.purpose, language)
             try:
                 if self._resume is not None:  # no greeting: the conversation so far, and why we are back
                     await self.link.reopen(replay_events(self.record), self._resume.note)

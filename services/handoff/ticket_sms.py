@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pymongo.errors import PyMongoError
 
+from config.agent_config import COMPANY_NAME, TICKET_SMS_TEXT
 from config.settings import Settings
 from models.commerce import utc_now
 from models.tools import TicketFiled
@@ -31,9 +32,12 @@ log = get_logger(__name__)
 SmsKind = Literal["ticket", "verification_code"]
 
 
-def ticket_sms_text(ticket_id: str, response_within: str | None = None) -> str:
+def ticket_sms_text(
+    ticket_id: str, response_within: str | None = None, template: str = TICKET_SMS_TEXT, company: str = COMPANY_NAME
+) -> str:
+    """The ticket SMS; `template` is the agent file's `sms.ticket` (placeholders checked when it was loaded)."""
     within = f" within {response_within}" if response_within else " soon"
-    return f"Your support ticket number is {ticket_id}. Our team will get back to you{within}. Thank you!"
+    return template.format(ticket_id=ticket_id, within=within, company=company)
 
 
 class TicketTexter:
@@ -43,8 +47,12 @@ class TicketTexter:
         rest: TwilioRest,
         quota: SmsQuotaRepository,
         clock: Callable[[], datetime] = utc_now,
+        *,
+        ticket_text: str = TICKET_SMS_TEXT,
+        company: str = COMPANY_NAME,
     ) -> None:
         self._settings = settings
+        self._ticket_text, self._company = ticket_text, company
         self._rest = rest
         self._quota = quota
         self._clock = clock
@@ -69,7 +77,7 @@ class TicketTexter:
         await self.send(phone, ticket.ticket_id, ticket.response_within, call_sid=info.call_sid)
 
     async def send(self, phone: str, ticket_id: str, response_within: str | None = None, *, call_sid: str) -> bool:
-        text = ticket_sms_text(ticket_id, response_within)
+        text = ticket_sms_text(ticket_id, response_within, self._ticket_text, self._company)
         sent = await self.send_text(phone, text, call_sid=call_sid, kind="ticket")
         if sent:
             log.info("ticket_sms_sent", call_sid=call_sid, to=mask_phone(phone), ticket_id=ticket_id)

@@ -10,9 +10,11 @@ breaker is open; when it still fails, the call goes back to the conversation.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
+from config.agent_file import agent_number_for
 from config.settings import Settings
 from models.call_record import TransferInfo
 from models.tools import TransferRequested
@@ -38,15 +40,24 @@ _BACKGROUND: set[asyncio.Task[bool]] = set()
 
 class HumanHandoff:
     def __init__(
-        self, settings: Settings, rest: TwilioRest, transfers: TransferRepository, whisper_tokens: CallTokens
+        self,
+        settings: Settings,
+        rest: TwilioRest,
+        transfers: TransferRepository,
+        whisper_tokens: CallTokens,
+        departments: Mapping[str, str] | None = None,
     ) -> None:
         self._settings = settings
+        self._departments = dict(departments or {})  # department -> agent number (agent file)
         self._rest = rest
         self._transfers = transfers
         self.whisper_tokens = whisper_tokens  # their own key: never valid as a stream token
 
-    def dial_twiml(self, call_sid: str) -> str:
-        """`<Dial>` the human agent; the whisper tells the agent who is calling before bridging."""
+    def agent_number(self, department: str | None) -> str | None:
+        return agent_number_for(self._departments, department, self._settings.human_agent_number)
+
+    def dial_twiml(self, call_sid: str, department: str | None = None) -> str:
+        """`<Dial>` the department's agent; the whisper tells the agent who is calling before bridging."""
         settings = self._settings
         token = self.whisper_tokens.issue(call_sid)
         response = VoiceResponse()
@@ -57,7 +68,7 @@ class HumanHandoff:
             answer_on_bridge=True,
         )
         dial.number(
-            settings.human_agent_number,
+            self.agent_number(department),
             url=settings.public_url(f"/whisper?call_sid={call_sid}&token={token}"),
         )
         response.append(dial)
@@ -73,7 +84,7 @@ class HumanHandoff:
             reason=request.reason,
             department=request.department,
             summary=request.summary,
-            agent_number_masked=mask_phone(self._settings.human_agent_number or ""),
+            agent_number_masked=mask_phone(self.agent_number(request.department) or ""),
         )
         record.status = "transferred"
         call.touch_record()
@@ -86,7 +97,8 @@ class HumanHandoff:
     async def _redirect_to_agent(self, call: CallControl) -> bool:
         call_sid, record = call.info.call_sid, call.record
         try:
-            await self._rest.redirect_call(call_sid, self.dial_twiml(call_sid))
+            department = record.transfer.department if record.transfer is not None else None
+            await self._rest.redirect_call(call_sid, self.dial_twiml(call_sid, department))
         except Exception as error:
             record.status = "in_progress"
             if record.transfer is not None:

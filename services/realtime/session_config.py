@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from config.agent_config import AgentConfig
+from config.agent_file import greeting_for
 from config.settings import Settings
 
 
@@ -46,8 +47,12 @@ def build_session_config(settings: Settings, agent: AgentConfig, tools: list[dic
     }
 
 
-def greeting_instructions(agent: AgentConfig, direction: str, purpose: str | None) -> str:
-    """What the assistant opens the call with: an outbound call states why we called."""
+def greeting_instructions(
+    agent: AgentConfig, direction: str, purpose: str | None, preferred_language: str | None = None
+) -> str:
+    """What the assistant opens the call with, in the customer's preferred language when their record
+    says one; an outbound call states why we called."""
+    greeting = greeting_for(agent, preferred_language)
     if direction == "outbound" and purpose:
-        return f"This is an outbound call we placed. Purpose: {purpose}. {agent.greeting_instructions}"
-    return agent.greeting_instructions
+        return f"This is an outbound call we placed. Purpose: {purpose}. {greeting}"
+    return greeting

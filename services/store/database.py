@@ -15,6 +15,7 @@ from services.store.calls import CALLS_COLLECTION, CallRepository
 from services.store.client import Document
 from services.store.console_users import ConsoleUserRepository
 from services.store.customers import CustomerRepository
+from services.store.knowledge import KNOWLEDGE_COLLECTION, KnowledgeRepository
 from services.store.orders import OrderRepository
 from services.store.otp_codes import OtpCodeRepository
 from services.store.products import ProductRepository
@@ -51,6 +52,7 @@ class Database:
         self.call_counters = CallCounterRepository(self.raw["call_counters"])
         self.verification_failures = VerificationFailureRepository(self.raw["verification_failures"])
         self.console_users = ConsoleUserRepository(self.raw["console_users"])
+        self.knowledge = KnowledgeRepository(self.raw[KNOWLEDGE_COLLECTION])
 
     @property
     def repositories(self) -> tuple[IndexedCollection, ...]:
@@ -67,6 +69,7 @@ class Database:
             self.call_counters,
             self.verification_failures,
             self.console_users,
+            self.knowledge,
         )
 
     async def ensure_indexes(self) -> None:

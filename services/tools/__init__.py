@@ -1,4 +1,4 @@
-"""The assistant's tools: one registry (schemas + dispatch) and the six tools behind it.
+"""The assistant's tools: one registry (schemas + dispatch) and the seven tools behind it.
 
 Tool outputs are read aloud, so they are short, in Indian formats (₹1,23,456, "5 March 2026"), and never
 carry another customer's data: an order's status is shown to the phone it belongs to (or after its
@@ -13,10 +13,12 @@ from models.tools import (
     CreateTicketArgs,
     EndCallArgs,
     LookupOrderArgs,
+    SearchKnowledgeBaseArgs,
     SendVerificationCodeArgs,
     TransferToHumanArgs,
 )
 from services.tools.handoff import end_call, support_hours_text, transfer_to_human, within_support_hours
+from services.tools.knowledge import KNOWLEDGE_TOOL_DESCRIPTION, search_knowledge_base
 from services.tools.orders import lookup_order, order_view
 from services.tools.products import check_product_availability
 from services.tools.registry import (
@@ -46,6 +48,7 @@ __all__ = [
     "json_safe",
     "lookup_order",
     "order_view",
+    "search_knowledge_base",
     "send_verification_code",
     "success",
     "support_hours_text",
@@ -82,6 +85,9 @@ def build_tool_registry() -> ToolRegistry:
         "as the caller said them.",
         CheckProductAvailabilityArgs,
         check_product_availability,
+    )
+    registry.register(
+        "search_knowledge_base", KNOWLEDGE_TOOL_DESCRIPTION, SearchKnowledgeBaseArgs, search_knowledge_base
     )
     registry.register(
         "create_ticket",

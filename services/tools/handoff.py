@@ -8,6 +8,7 @@ from typing import Any
 
 from pymongo.errors import PyMongoError
 
+from config.agent_file import agent_number_for
 from config.settings import Settings
 from models.commerce import Transfer
 from models.tools import EndCallArgs, ToolEffects, TransferRequested, TransferToHumanArgs
@@ -63,7 +64,7 @@ _OFFER_CALLBACK = "Offer a callback ticket: create_ticket with category 'callbac
 
 async def transfer_to_human(args: TransferToHumanArgs, ctx: ToolContext) -> ToolReply:
     settings = ctx.settings
-    if settings.human_agent_number is None:
+    if agent_number_for(ctx.agent.departments, args.department, settings.human_agent_number) is None:
         return failure(
             "transfer_unavailable",
             "Our support team is not available on call right now, but I can arrange a call back.",

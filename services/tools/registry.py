@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, ValidationError
 from pymongo.errors import PyMongoError
 
+from config.agent_config import DEFAULT_AGENT_CONFIG, AgentConfig
 from config.settings import Settings
 from models.commerce import CALLER_VERIFICATIONS, CallerVerification, Order, Ticket, utc_now
 from models.tools import NO_EFFECTS, ToolEffects
@@ -66,6 +67,7 @@ class ToolContext:
     # Tickets filed in this call by (category, order id): a retried tool call must not file twice.
     tickets: dict[tuple[str, str | None], Ticket] = field(default_factory=dict)
     ticket_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    agent: AgentConfig = field(default_factory=lambda: DEFAULT_AGENT_CONFIG)  # company, departments, SMS texts
 
     def __post_init__(self) -> None:
         # Only an E.164 number identifies a caller; a SIP URI or "client:alice" files tickets without one.

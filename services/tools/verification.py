@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import secrets
 
-from config.agent_config import COMPANY_NAME
+from config.agent_config import CODE_SMS_TEXT, COMPANY_NAME
 from config.settings import Settings
 from models.commerce import Order
 from models.tools import SendVerificationCodeArgs
@@ -61,12 +61,12 @@ def new_code() -> str:
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
 
-def code_sms_text(code: str, order_id: str, ttl_s: int) -> str:
+def code_sms_text(
+    code: str, order_id: str, ttl_s: int, template: str = CODE_SMS_TEXT, company: str = COMPANY_NAME
+) -> str:
+    """The one-time-code SMS; `template` is the agent file's `sms.verification_code`."""
     minutes = max(ttl_s // 60, 1)
-    return (
-        f"{COMPANY_NAME}: {code} is your code to verify order {order_id}, valid for {minutes} minutes. Tell it "
-        f"only to our assistant on a call you made to {COMPANY_NAME}. We never call you to ask for it."
-    )
+    return template.format(code=code, order_id=order_id, minutes=minutes, company=company)
 
 
 def spoken_code(text: str) -> str | None:
@@ -86,7 +86,10 @@ async def _text(ctx: ToolContext, order: Order, code: str) -> bool:
     if ctx.send_sms is None:
         log.warning("verification_code_not_sent", call_sid=ctx.call_sid, reason="no_sms_sender")
         return False
-    return await ctx.send_sms(order.customer_phone, code_sms_text(code, order.order_id, ctx.settings.otp_ttl_s))
+    return await ctx.send_sms(
+        order.customer_phone,
+        code_sms_text(code, order.order_id, ctx.settings.otp_ttl_s, ctx.agent.code_sms_text, ctx.agent.company_name),
+    )
 
 
 async def send_verification_code(args: SendVerificationCodeArgs, ctx: ToolContext) -> ToolReply:

@@ -230,11 +230,12 @@ async def test_transfer_status_updates_and_never_raises(db: Database, unreachabl
 
 async def test_seed_loads_the_data_set_and_is_idempotent(db: Database) -> None:
     counts = await seed_database(db)
-    assert counts == {"customers": 50, "products": 61, "orders": 200}
+    assert counts == {"customers": 50, "products": 61, "orders": 200, "knowledge": 51}
 
     async def snapshot() -> dict[str, list[dict]]:
         return {
-            name: await db.raw[name].find({}).sort("_id", 1).to_list() for name in ("customers", "products", "orders")
+            name: await db.raw[name].find({}).sort("_id", 1).to_list()
+            for name in ("customers", "products", "orders", "knowledge")
         }
 
     before = await snapshot()

@@ -102,6 +102,7 @@ def test_session_tools_are_compact_realtime_function_schemas(registry: ToolRegis
         "lookup_order",
         "send_verification_code",
         "check_product_availability",
+        "search_knowledge_base",
         "create_ticket",
         "transfer_to_human",
         "end_call",
@@ -118,6 +119,7 @@ def test_session_tools_are_compact_realtime_function_schemas(registry: ToolRegis
     assert "caller said" in by_name["check_product_availability"]["properties"]["pincode"]["description"]
     assert by_name["end_call"].get("required", []) == [] and set(by_name["end_call"]["properties"]) == {"reason"}
     assert by_name["check_product_availability"]["required"] == ["product_name"]
+    assert by_name["search_knowledge_base"]["required"] == ["query"]
     assert len(json.dumps(tools)) < 6000  # sent with every session.update
 
 

@@ -5,6 +5,7 @@ Phone masking (utils.privacy) is tested in tests/test_security_units.py.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -321,3 +322,101 @@ def test_ids_round_trip(data: st.DataObject, digits: str) -> None:
     ticket_prefix = data.draw(st.sampled_from(["", "TKT-", "tkt ", "ticket number ", "t k t ", "टिकट "]))
     assert normalize_order_id(order_prefix + said) == f"ORD-{digits}"
     assert normalize_ticket_id(ticket_prefix + said) == f"TKT-{digits}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Words about digits, "oh" for zero, mixed scripts (issue 10)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("last four digits teen do ek shunya", "3210"),
+        ("aakhri chaar ank paanch do nau ek", "5291"),
+        ("आखिरी चार अंक तीन दो एक शून्य", "3210"),
+        ("the last two digits are five five", "55"),
+        ("6 digit ka code 1 2 3 4 5 6", "123456"),
+        ("last do digits chaar paanch", "45"),  # "do" as a count is a count too
+        ("ek do teen chaar, yahi last four digits hain", "1234"),  # the count after the digits
+        ("98765 43210 number pe call karo", "9876543210"),  # a long run before "number" is the number
+        ("ek do teen number pe", "123"),  # only a lone number word before the noun is a count
+        ("one two three oh", "1230"),  # English runs may end in "oh"
+        ("five six oh oh", "5600"),
+        ("नाइन ओ", "90"),
+        ("oh nine", "9"),  # a leading "oh" is still an exclamation
+        ("nine eight, no", "98"),  # and a trailing "no" still an answer
+        ("paanch oh", "5"),  # Hindi runs do not end in "oh"
+        ("twenty oh", "20"),
+        ("सातeight", "78"),  # scripts run together without a space
+        ("नौ8सात six", "9876"),
+    ],
+)
+def test_counts_zero_words_and_mixed_scripts(text: str, expected: str | None) -> None:
+    assert normalize_digits(text) == expected
+
+
+def test_read_back_stays_indian() -> None:
+    assert format_inr(123456) == "₹1,23,456"
+    assert format_inr(10_00_000) == "₹10,00,000"
+    assert format_date_indian(date(2026, 3, 5)).startswith("5 March")
+    assert speak_digits("560034") == "5 6 0, 0 3 4"
+
+
+COUNT_PHRASES = [
+    "last {n} digits ",
+    "aakhri {n} ank ",
+    "the last {n} digits are ",
+    "{n} digit ka number ",
+    "आखिरी {n} अंक ",
+]
+
+
+def _count_words(count: int) -> list[str]:
+    words = [str(count), *lexicon.HINDI_ROMAN[count], *lexicon.HINDI_DEVANAGARI[count]]
+    if count in lexicon.ENGLISH_NUMBERS:
+        words.extend(lexicon.ENGLISH_NUMBERS[count])
+    return words
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), digit_strings)
+def test_a_count_of_digits_before_them_is_not_a_digit(data: st.DataObject, digits: str) -> None:
+    count = data.draw(st.sampled_from(_count_words(len(digits))), label="count")
+    phrase = data.draw(st.sampled_from(COUNT_PHRASES), label="phrase").format(n=count)
+    said = data.draw(spoken(digits), label="spoken")
+    assert normalize_digits(phrase + said) == digits
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.text(alphabet="123456789", min_size=1, max_size=8), st.integers(1, 4))
+def test_english_digit_runs_may_end_in_oh(data: st.DataObject, head: str, zeros: int) -> None:
+    words = [
+        data.draw(st.sampled_from(lexicon.ENGLISH_NUMBERS[int(d)] + lexicon.ENGLISH_IN_DEVANAGARI[int(d)]))
+        for d in head
+    ]
+    ohs = [data.draw(st.sampled_from(["oh", "o", "ओ"])) for _ in range(zeros)]
+    assert normalize_digits(" ".join(words + ohs)) == head + "0" * zeros
+
+
+def _script(word: str) -> str:
+    return "deva" if any("\u0900" <= ch <= "\u097f" for ch in word) else "latin"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.text(alphabet="0123456789", min_size=2, max_size=12))
+def test_mixed_script_runs_read_without_spaces(data: st.DataObject, digits: str) -> None:
+    """Devanagari and Roman number words (and digits) said in one breath: no space where the script changes."""
+    words = []
+    for d in digits:
+        options = [
+            *lexicon.ENGLISH_NUMBERS[int(d)],
+            *lexicon.HINDI_ROMAN[int(d)],
+            *lexicon.HINDI_DEVANAGARI[int(d)],
+            *lexicon.ENGLISH_IN_DEVANAGARI[int(d)],
+        ]
+        words.append(data.draw(st.sampled_from([w for w in options if w not in lexicon.CONTEXT_WORDS])))
+    text = words[0]
+    for before, word in itertools.pairwise(words):
+        text += ("" if _script(before) != _script(word) else " ") + word
+    assert normalize_digits(text) == digits

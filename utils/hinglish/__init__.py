@@ -19,18 +19,22 @@ How a string is read (``normalize_digits`` and everything built on it)
 1. Unicode is folded: NFC, casefold, Latin accents dropped ("chār" -> "char"), Devanagari nukta
    dropped and chandrabindu folded into anusvara ("पाँच" == "पांच", "हज़ार" == "हजार"), zero-width
    joiners removed, every Unicode decimal digit ("४", "৪", full-width "４") turned into ASCII.
-   Punctuation becomes a word break; commas *between* digits are dropped ("1,00,000").
+   Punctuation becomes a word break, and so does a change of script ("सातeight" = "सात eight");
+   commas *between* digits are dropped ("1,00,000").
 2. Words are looked up in one lexicon: English, Roman Hindi and Devanagari Hindi numbers 0-99,
    multipliers (sau/hundred, hazaar/thousand, lakh, crore, darjan/dozen), repeaters
    (double/triple/डबल, and "<n> baar <digit>"), fractions (dedh, dhai, aadha, saade, sava, paune).
    Every other word is ignored ("mera", "number", "hai", "plus", "please", "haan", ...).
 3. Number words form *runs*: consecutive number words, where only hesitations ("umm", "uh", "ji",
-   "and", "aur", "dash", ...) are skipped; any other word ends the run.
+   "and", "aur", "dash", ...) are skipped; any other word ends the run. A run of one number word right
+   before a word about digits ("digits", "ank", "number", "अंक") counts them and is dropped: "last four
+   digits teen do ek shunya" -> "3210", "aakhri chaar ank ..." -> only the digits that follow.
 4. Ambiguous words (the rule):
    * Weak words - Roman "no" (English "no" / Hindi nau = 9), "o"/"oh"/"ओ" (0) and Devanagari "नो" -
      count only when a number word stands on *both* sides of them in the same run, or right after
      "double"/"triple"/"baar". So "no, nine eight ..." and "... four three, no wait" ignore the
-     "no", while "aath no saat" and "nine o one" and "double oh seven" read it as a digit.
+     "no", while "aath no saat" and "nine o one" and "double oh seven" read it as a digit. An English
+     digit run may also *end* in "oh"s: "one two three oh" -> "1230" (a leading "oh" stays an exclamation).
    * Context words - "do"/"दो" (English verb, Hindi "give"), "sat", "tin", "saath"/"sath" (Hindi
      "with" vs 60), "bara" ("big"), "bis", "वन" (forest / "one") - count when their run holds at
      least one other number word ("do nau", "do sau", "do baar paanch"); a lone one is ignored

@@ -297,8 +297,17 @@ FRACTION_PREFIXES: dict[Fraction, tuple[str, ...]] = {
     Fraction(-1, 4): ("paune", "pone", "पौने"),
 }
 
+# Nouns that say a number before them is a count of digits, not a digit: "last four digits teen do ek
+# shunya", "aakhri chaar ank ...", "6 digit ka code". Only a lone number word right before one is a count.
+DIGIT_NOUNS: tuple[str, ...] = (
+    *("digit", "digits", "dijit", "dijits", "didgit", "ank", "anka", "ankon", "ankh", "number", "numbers"),
+    *("nambar", "numbar", "nambers", "अंक", "अंकों", "अंको", "डिजिट", "डिजिट्स", "नंबर", "नम्बर"),
+)
+
 # Only "both sides" count (see module docstring): value of each weak word.
 WEAK_WORDS: dict[str, int] = {"no": 9, "नो": 9, "o": 0, "oh": 0, "ओ": 0}
+# ...except that English digit runs may end in "oh" (zero): "one two three oh" = 1230.
+ENGLISH_ZERO_WORDS: tuple[str, ...] = ("o", "oh", "ओ")
 
 # Real words in English or Hindi that are also number spellings: need another number in the run.
 CONTEXT_WORDS: frozenset[str] = frozenset({"do", "दो", "sat", "tin", "saath", "sath", "bara", "bis", "वन"})

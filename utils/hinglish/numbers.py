@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from utils.hinglish.tokens import (
+    DIGIT_NOUN,
     DIGITS,
     HESITATION,
     HUGE,
@@ -29,12 +30,26 @@ from utils.hinglish.tokens import (
 # --------------------------------------------------------------------------------------------------
 
 
+_MAX_DIGIT_COUNT = 20  # "last four digits", "16 digit card number": counts of digits are small
+
+
+def _is_digit_count(run: list[Token]) -> bool:
+    """A lone number word before "digits"/"ank"/"number" counts the digits that follow ("last four digits")."""
+    if len(run) != 1 or run[0].kind not in (VALUE, DIGITS):
+        return False
+    value = run[0].word.value
+    return value.denominator == 1 and 1 <= value <= _MAX_DIGIT_COUNT
+
+
 def _runs(tokens: Sequence[Token]) -> list[list[Token]]:
-    """Group consecutive number words; hesitations are skipped, any other word ends the run."""
+    """Group consecutive number words; hesitations are skipped, any other word ends the run, and a run
+    that only counts digits ("chaar" in "aakhri chaar ank ...") is dropped."""
     runs: list[list[Token]] = [[]]
     for token in tokens:
         if token.kind in NUMBERISH:
             runs[-1].append(token)
+        elif token.kind == DIGIT_NOUN and _is_digit_count(runs[-1]):
+            runs[-1] = []
         elif token.kind != HESITATION and runs[-1]:
             runs.append([])
     return [run for run in runs if run]
@@ -48,10 +63,20 @@ def _resolve(run: list[Token], numeric_context: bool) -> list[Token]:
     while run and run[-1].word.ambiguity == "weak":
         if len(run) > 1 and run[-2].kind in (REPEAT, TIMES):
             break  # "double oh"
+        if _ends_english_digits(run):
+            break  # "one two three oh"
         run.pop()
     if len(run) == 1 and run[0].word.ambiguity == "context" and not numeric_context:
         return []
     return run
+
+
+def _ends_english_digits(run: list[Token]) -> bool:
+    """The run ends in "oh"s (zero) right after an English digit word: "one two three oh", "five six oh oh"."""
+    i = len(run) - 1
+    while i >= 0 and run[i].word.ambiguity == "weak" and run[i].word.english_digit:
+        i -= 1
+    return i < len(run) - 1 and i >= 0 and run[i].word.english_digit and run[i].word.ambiguity != "weak"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -15,9 +15,11 @@ from fractions import Fraction
 
 from utils.hinglish.lexicon import (
     CONTEXT_WORDS,
+    DIGIT_NOUNS,
     ENGLISH_IN_DEVANAGARI,
     ENGLISH_NUMBERS,
     ENGLISH_TENS,
+    ENGLISH_ZERO_WORDS,
     FRACTION_PREFIXES,
     FRACTIONS,
     HESITATIONS,
@@ -40,7 +42,8 @@ _LATIN_ACCENTS = re.compile("[\u0300-\u036f]")
 _NUKTA = "\u093c"
 _CHANDRABINDU, _ANUSVARA = "\u0901", "\u0902"
 _COMMA_IN_NUMBER = re.compile(r"(?<=\d),(?=\d)")
-DIGITS_OR_LETTERS = re.compile(r"[0-9]+|[^0-9]+")
+# A word breaks between digits and letters, and between Devanagari and other letters ("सातeight").
+DIGITS_OR_LETTERS = re.compile(r"[0-9]+|[\u0900-\u097f]+|[^0-9\u0900-\u097f]+")
 
 
 def fold(text: str) -> str:
@@ -52,7 +55,7 @@ def fold(text: str) -> str:
 
 
 def split_words(text: str) -> list[str]:
-    """Split folded text into words; punctuation breaks words, and so does a letter/digit boundary."""
+    """Split folded text into words; punctuation breaks words, and so do letter/digit and script boundaries."""
     text = _COMMA_IN_NUMBER.sub("", fold(text))
     spaced = "".join(ch if unicodedata.category(ch)[0] in "LMN" else " " for ch in text)
     return [part for word in spaced.split() for part in DIGITS_OR_LETTERS.findall(word)]
@@ -64,7 +67,7 @@ def split_words(text: str) -> list[str]:
 
 # Kinds of lexicon entry. "other" words are ignored and end a run of number words.
 VALUE, DIGITS, MULT, REPEAT, TIMES, PREFIX = "value", "digits", "mult", "repeat", "times", "prefix"
-HESITATION, OTHER = "hesitation", "other"
+HESITATION, DIGIT_NOUN, OTHER = "hesitation", "digit_noun", "other"
 NUMBERISH = frozenset({VALUE, DIGITS, MULT, REPEAT, TIMES, PREFIX})
 
 
@@ -74,6 +77,7 @@ class Word:
     value: Fraction = Fraction(0)
     tens: bool = False  # English round ten: absorbs a following unit ("twenty one")
     ambiguity: str = ""  # "", "context" or "weak" (see the utils.hinglish docstring)
+    english_digit: bool = False  # an English word for 0-9 ("nine", "नाइन"): its run may end in "oh"
 
 
 def _build_lexicon() -> dict[str, Word]:
@@ -86,7 +90,10 @@ def _build_lexicon() -> dict[str, Word]:
                 raise ValueError(f"lexicon spelling {spelling!r} has two meanings")
             lexicon[key] = entry
 
-    for table in (ENGLISH_NUMBERS, ENGLISH_IN_DEVANAGARI, HINDI_ROMAN, HINDI_DEVANAGARI):
+    for table in (ENGLISH_NUMBERS, ENGLISH_IN_DEVANAGARI):
+        for number, spellings in table.items():
+            add(spellings, Word(VALUE, Fraction(number), english_digit=number <= 9))
+    for table in (HINDI_ROMAN, HINDI_DEVANAGARI):
         for number, spellings in table.items():
             add(spellings, Word(VALUE, Fraction(number)))
     for number, spellings in ENGLISH_TENS.items():
@@ -101,11 +108,12 @@ def _build_lexicon() -> dict[str, Word]:
     for value, spellings in FRACTION_PREFIXES.items():
         add(spellings, Word(PREFIX, value))
     for spelling, number in WEAK_WORDS.items():
-        add([spelling], Word(VALUE, Fraction(number), ambiguity="weak"))
+        add([spelling], Word(VALUE, Fraction(number), ambiguity="weak", english_digit=spelling in ENGLISH_ZERO_WORDS))
     for spelling in CONTEXT_WORDS:
         key = fold(spelling)
         lexicon[key] = replace(lexicon[key], ambiguity="context")  # KeyError = table typo
     add(HESITATIONS, Word(HESITATION))
+    add(DIGIT_NOUNS, Word(DIGIT_NOUN))
     return lexicon
 
 
