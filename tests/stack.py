@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,23 @@ ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "twilio-test-auth-token-0123456789"
 ADMIN_TOKEN = "admin-test-token-0123456789"
 PUBLIC_BASE_URL = "https://voice.example.com"
+
+
+def app_env(base: dict[str, str] | None = None, **settings: str) -> dict[str, str]:
+    """The environment of a separate app process (`python app.py …`): the required settings, then `settings`
+    (e.g. MONGODB_URI=…), on top of `base` (default: only PATH, so no stray setting leaks in)."""
+    return {
+        **(base if base is not None else {"PATH": os.environ.get("PATH", "")}),
+        "OPENAI_API_KEY": "sk-test",
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_PHONE_NUMBER": "+918000000000",
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "ADMIN_API_TOKEN": ADMIN_TOKEN,
+        **settings,
+    }
+
+
 AGENT_NUMBER = "+918000012345"
 DEMO_CALLER = "+919876543210"
 

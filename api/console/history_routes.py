@@ -58,7 +58,7 @@ async def call_history(
         date_to=date_to,
         transferred={"yes": True, "no": False}.get(transferred),
     )
-    total, documents = await services.db.calls.search(filters, number=phone, limit=PAGE_SIZE, offset=offset)
+    total, documents = await services.db.calls.page(filters, number=phone, limit=PAGE_SIZE, offset=offset)
     rows = [
         {
             **views.live_row(document, viewer),

@@ -162,12 +162,16 @@ class CallRepository(IndexedCollection):
     async def count(self, filters: CallFilter | None = None) -> int:
         return await self.collection.count_documents((filters or CallFilter()).query())
 
-    async def page(self, filters: CallFilter, *, limit: int, offset: int = 0) -> tuple[int, list[Document]]:
+    async def page(
+        self, filters: CallFilter, *, limit: int, offset: int = 0, number: str | None = None
+    ) -> tuple[int, list[Document]]:
         """(how many calls match, the `limit` (≥ 1) of them after `offset`), newest first, without
-        transcripts."""
+        transcripts; only calls from or to `number` (exact E.164) when given."""
         if limit < 1:
             raise ValueError("limit must be at least 1")  # 0 would mean "no limit" to the server
         query = filters.query()
+        if number:
+            query = {"$and": [query, {"$or": [{"from_number": number}, {"to_number": number}]}]}
         total = await self.collection.count_documents(query)
         cursor = (
             self.collection.find(query, {"transcript": 0})
@@ -318,24 +322,6 @@ class CallRepository(IndexedCollection):
         query = {"started_at": {"$gte": started_from, "$lt": started_before}}
         cursor = self.collection.find(query, projection).sort([("started_at", DESCENDING)]).limit(limit)
         return [_with_call_sid(document) async for document in cursor]
-
-    async def search(
-        self, filters: CallFilter, *, number: str | None, limit: int, offset: int = 0
-    ) -> tuple[int, list[Document]]:
-        """`page`, also narrowed to calls from or to `number` (exact E.164) when given."""
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        query = filters.query()
-        if number:
-            query = {"$and": [query, {"$or": [{"from_number": number}, {"to_number": number}]}]}
-        total = await self.collection.count_documents(query)
-        cursor = (
-            self.collection.find(query, {"transcript": 0})
-            .sort([("started_at", DESCENDING), ("_id", DESCENDING)])
-            .skip(offset)
-            .limit(limit)
-        )
-        return total, [_with_call_sid(document) async for document in cursor]
 
     async def take_transfer(self, call_sid: str, taken_by: str, at: datetime) -> bool:
         """Record who took a transfer (`transfer_taken_by`, a field only the console writes); the first

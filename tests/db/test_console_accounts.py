@@ -20,7 +20,7 @@ from services.console.live_feed import BOARD, LiveFeed
 from services.store.client import create_mongo_client
 from services.store.database import Database
 from tests.console_client import live_record
-from tests.stack import ACCOUNT_SID, ADMIN_TOKEN, AUTH_TOKEN
+from tests.stack import app_env
 
 ROOT = Path(__file__).resolve().parents[2]
 WINDOW = timedelta(seconds=900)
@@ -102,17 +102,7 @@ async def test_resetting_a_user_clears_its_lock(db: Database) -> None:
 
 
 def run_create_user(mongo_uri: str, database: str, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "OPENAI_API_KEY": "sk-test",
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_PHONE_NUMBER": "+918000000000",
-        "PUBLIC_BASE_URL": "https://voice.example.com",
-        "ADMIN_API_TOKEN": ADMIN_TOKEN,
-        "MONGODB_URI": mongo_uri,
-        "MONGODB_DATABASE": database,
-    }
+    env = app_env(dict(os.environ), MONGODB_URI=mongo_uri, MONGODB_DATABASE=database)
     return subprocess.run(
         [sys.executable, "app.py", "create-user", *args],
         input=stdin,

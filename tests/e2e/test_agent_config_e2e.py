@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -16,7 +15,7 @@ import yaml
 
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import Script, Turn
-from tests.stack import ACCOUNT_SID, ADMIN_TOKEN, AGENT_NUMBER, AUTH_TOKEN, DEMO_CALLER, live_stack, wait_for_greeting
+from tests.stack import AGENT_NUMBER, DEMO_CALLER, app_env, live_stack, wait_for_greeting
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -101,18 +100,8 @@ async def test_without_the_file_the_call_is_as_before(seeded: tuple[str, str]) -
 def test_a_bad_field_stops_start_up_with_one_line(tmp_path: Path) -> None:
     path = tmp_path / "agent.yaml"
     path.write_text("company_name: DesiMart\ndepartments:\n  refunds: '12345'\n", encoding="utf-8")
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "OPENAI_API_KEY": "sk-test",
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_PHONE_NUMBER": "+918000000000",
-        "PUBLIC_BASE_URL": "https://voice.example.com",
-        "ADMIN_API_TOKEN": ADMIN_TOKEN,
-        "MONGODB_URI": "mongodb://127.0.0.1:9/",
-        "PORT": "1",  # never reached: the file is refused first
-        "AGENT_CONFIG_FILE": str(path),
-    }
+    # PORT is never reached: the file is refused first.
+    env = app_env(MONGODB_URI="mongodb://127.0.0.1:9/", PORT="1", AGENT_CONFIG_FILE=str(path))
     done = subprocess.run(
         [sys.executable, str(ROOT / "app.py")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
