@@ -16,7 +16,12 @@ Shape: `{_id: phone, orders: {order_id: placed_at, ...}, complete: bool}`.
   before this collection existed) are not trusted until a reader has backfilled them.
 
 It holds only what never changes on a normal order (whose it is, when it was placed); status,
-items and amounts are read fresh from `orders`, so a status change needs no write here.
+items and amounts are read fresh from `orders`, so a status change needs no write here, and a
+status written around the repository is still heard right. (Copies of the orders here would save one
+round trip, but every status writer would then have to update them too, or a caller hears a stale
+status.) Each write relies on MongoDB applying a single-document update atomically; FerretDB 1.24 runs
+it as read, modify, write, so two orders of one phone written at the same instant can lose a key there
+(see `services.store.calls`).
 """
 
 from __future__ import annotations
