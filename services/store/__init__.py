@@ -8,7 +8,8 @@ project and validate as they need.
 
 Modules: `client` (the process-wide client), `base` (the generic repository), one module per
 collection (`customers`, `orders`, `products`, `tickets`, `transfers`, `calls`, `stream_claims`,
-`otp_codes` (one-time codes), `sms_quota` (daily SMS counters)), `product_search`
+`otp_codes` (one-time codes), `sms_quota` (daily SMS counters)), `phone_index` (each phone's list of
+orders, so "my recent orders" is `_id` reads), `product_search`
 (fuzzy matching of spoken product names), `database` (all repositories of one database) and `seed`
 (the sample data set). Import what you need from its module; this package imports nothing itself.
 """

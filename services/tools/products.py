@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 from models.commerce import Product
 from models.tools import MAX_QUANTITY, CheckProductAvailabilityArgs
+from services.store.product_search import ProductMatch
 from services.tools.registry import ToolContext, ToolReply, failure, success
 from utils.hinglish import (
     format_date_indian,
@@ -45,6 +47,21 @@ async def _alternatives(ctx: ToolContext, product: Product, pincode: str | None,
     return result
 
 
+async def _registered_pincode(ctx: ToolContext) -> str | None:
+    customer = await ctx.db.customers.get(ctx.caller_phone) if ctx.caller_phone is not None else None
+    return customer.pincode if customer is not None else None
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _best_product(ctx: ToolContext, name: str) -> tuple[list[ProductMatch], Product | None]:
+    """The matches (from the in-memory search index) and the best one read fresh by `_id` (stock, price)."""
+    matches = await ctx.db.products.search(name)
+    return matches, (await ctx.db.products.get(matches[0].sku) if matches else None)
+
+
 async def check_product_availability(args: CheckProductAvailabilityArgs, ctx: ToolContext) -> ToolReply:
     quantity = 1
     if args.quantity is not None:
@@ -59,18 +76,16 @@ async def check_product_availability(args: CheckProductAvailabilityArgs, ctx: To
             )
         quantity = parsed
     pincode: str | None = None
-    registered = False
     if args.pincode is not None:
         pincode = normalize_pincode(args.pincode)
         if pincode is None:
             return failure("invalid_pincode", "Sorry, I could not catch the pincode. Please say the six digits again.")
-    elif ctx.caller_phone is not None:
-        customer = await ctx.db.customers.get(ctx.caller_phone)
-        if customer is not None:
-            pincode, registered = customer.pincode, True
-
-    matches = await ctx.db.products.search(args.product_name)
-    product = await ctx.db.products.get(matches[0].sku) if matches else None
+    # The caller's registered pincode and the product are independent reads: one round trip, not two.
+    registered_pincode, (matches, product) = await asyncio.gather(
+        _registered_pincode(ctx) if pincode is None else _nothing(), _best_product(ctx, args.product_name)
+    )
+    registered = registered_pincode is not None
+    pincode = pincode or registered_pincode
     if product is None:
         return failure(
             "product_not_found",
