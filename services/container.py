@@ -19,6 +19,7 @@ from services.call.ports import CallDependencies
 from services.call.record_writer import CallRecordWriter
 from services.call.unsaved_records import UnsavedRecords
 from services.call_tokens import CallTokens, TokenPurpose
+from services.carriers import Carriers, build_carriers
 from services.handoff.after_transfer import TransferCallbacks
 from services.handoff.apology import CarrierApology
 from services.handoff.ticket_sms import TicketTexter
@@ -57,6 +58,7 @@ class AppServices:
     admission: CallAdmission
     drain: Drain
     unsaved_records: UnsavedRecords
+    carriers: Carriers
 
     async def aclose(self) -> None:
         if self.preopened is not None:
@@ -64,6 +66,7 @@ class AppServices:
         await self.connector.aclose()
         await self.callbacks.aclose()  # texts under way, before their REST client closes
         await self.twilio_rest.aclose()
+        await self.carriers.aclose()
         await self.unsaved_records.aclose()  # call records the database refused: one last try
         await self.mongo.close()
 
@@ -84,6 +87,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
     secret = (settings.token_secret or settings.twilio_auth_token).get_secret_value()
     stream_tokens = CallTokens(secret, TokenPurpose.STREAM, settings.stream_token_ttl_s)
     handoff = HumanHandoff(settings, rest, db.transfers, CallTokens(secret, TokenPurpose.WHISPER, WHISPER_TOKEN_TTL_S))
+    apology = CarrierApology(agent, rest, db.tickets, texter)
     call_deps = CallDependencies(
         settings=settings,
         agent=agent,
@@ -93,7 +97,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         new_tool_context=_tool_context_factory(settings, db, texter),
         new_record_writer=lambda record: CallRecordWriter(db.calls, record, on_unsaved=unsaved_records.add),
         transfers=handoff,
-        failure_notice=CarrierApology(agent, rest, db.tickets, texter),
+        failure_notice=apology,
         tickets=texter,
     )
     return AppServices(
@@ -126,6 +130,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         admission=admission,
         drain=Drain(admission, live_calls, callbacks, settings.drain_timeout_s),
         unsaved_records=unsaved_records,
+        carriers=build_carriers(settings, call_deps, apology),
     )
 
 
