@@ -19,7 +19,16 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from api import admin, health, live_commands, metrics, plivo_webhooks, twilio_callbacks, twilio_webhooks
+from api import (
+    admin,
+    exotel_webhooks,
+    health,
+    live_commands,
+    metrics,
+    plivo_webhooks,
+    twilio_callbacks,
+    twilio_webhooks,
+)
 from api.limits import BodyLimitMiddleware
 from config.settings import Settings, get_settings
 from services.container import AppServices, build_services
@@ -73,6 +82,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(twilio_callbacks.router)
     if settings.plivo_enabled:
         app.include_router(plivo_webhooks.router)
+    if settings.exotel_enabled:
+        app.include_router(exotel_webhooks.router)
     app.include_router(admin.router)
     app.include_router(live_commands.router)
     app.include_router(metrics.router)

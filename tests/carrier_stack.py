@@ -11,12 +11,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from tests.fakes.exotel_sim import ExotelSimulator
 from tests.fakes.plivo_sim import FakePlivoRest, PlivoSimulator
 from tests.stack import DEMO_CALLER, PUBLIC_BASE_URL, LiveStack, live_stack
 
 PLIVO_AUTH_ID = "MAZDQ1ZDU0YTQ0MZJMZT"
 PLIVO_AUTH_TOKEN = "plivo-test-auth-token-0123456789"
-CARRIERS = ("twilio", "plivo")
+EXOTEL_ACCOUNT_SID = "acmesupport1"
+EXOTEL_USER = "exotel"
+EXOTEL_SECRET = "exotel-stream-secret-0123456789abcdef"
+CARRIERS = ("twilio", "plivo", "exotel")
 
 
 @dataclass
@@ -55,5 +59,14 @@ async def carrier_stack(name: str, mongo_uri: str, database_name: str, **overrid
                     await sim.aclose()
         finally:
             await rest.stop()
+        return
+    if name == "exotel":
+        settings = {"exotel_account_sid": EXOTEL_ACCOUNT_SID, "exotel_stream_secret": EXOTEL_SECRET, **overrides}
+        async with live_stack(mongo_uri, database_name, **settings) as live:
+            sim = ExotelSimulator(live.app_url, PUBLIC_BASE_URL, EXOTEL_ACCOUNT_SID, EXOTEL_USER, EXOTEL_SECRET)
+            try:
+                yield CarrierStack(name, live, sim, None)
+            finally:
+                await sim.aclose()
         return
     raise ValueError(f"unknown carrier {name!r}")
