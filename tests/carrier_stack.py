@@ -7,6 +7,7 @@ carrier's own checks (signatures, transfers) live in its double and are reached 
 from __future__ import annotations
 
 import contextlib
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,36 @@ class CarrierStack:
             call = await self.carrier.place_call(from_=caller)
         await call.connect_stream()
         return call
+
+    async def dialled_for_transfer(self, call: Any, timeout: float = 15.0) -> str:
+        """What the carrier did to hand the call to a human: the number it dials (Twilio, Plivo, as E.164),
+        or the branch the flow took (Exotel: "connect" is the Connect applet with the agents)."""
+        if self.name == "twilio":
+            update = await self.rest.wait_for_call_update(call.call_sid, timeout=timeout)
+            return _dialled(update.form["Twiml"])
+        if self.name == "plivo":
+            await call.wait_for(lambda: call.transfer_xml is not None, timeout=timeout)
+            assert [r.form["legs"] for r in self.rest.transfers(call.call_sid)] == ["aleg"]
+            return "+" + _dialled(call.transfer_xml)
+        await call.wait_for(lambda: call.passthru_branch is not None, timeout=timeout)
+        return str(call.passthru_branch)
+
+    async def ended_by_us(self, call: Any, timeout: float = 10.0) -> None:
+        """The app ended the call, the way this carrier expects (closing the stream, plus what follows)."""
+        await call.wait_closed(timeout=timeout)
+        assert call.closed_by_app
+        if self.name == "plivo":  # the socket closed, and the call was hung up through REST
+            await call.wait_for(lambda: [r.status for r in self.rest.hangups(call.call_sid)] == [204], timeout=5)
+            assert call.after_stream == ["Hangup"]  # and had it not been, the XML would hang up
+        if self.name == "exotel":  # the flow's Passthru was told: no transfer, hang up
+            await call.wait_for(lambda: call.passthru_branch == "hangup", timeout=5)
+
+
+def _dialled(xml: str) -> str:
+    root = ET.fromstring(xml)
+    number = root.find("Dial/Number")
+    assert root.tag == "Response" and number is not None, xml
+    return (number.text or "").strip()
 
 
 @contextlib.asynccontextmanager

@@ -15,12 +15,21 @@ import asyncio
 import base64
 import binascii
 import re
+from collections import deque
 from dataclasses import dataclass
 
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from services.telephony.events import AudioIn, CallInfo, Digit, PlaybackMarkEcho, StreamEvent, StreamStopped
+from services.telephony.events import (
+    AudioIn,
+    CallInfo,
+    Digit,
+    PlaybackMarkEcho,
+    StreamClosed,
+    StreamEvent,
+    StreamStopped,
+)
 from services.telephony.exotel_audio import Rechunker, pcm16_b64_to_ulaw_b64, ulaw_to_pcm16
 from services.telephony.socket_stream import Drop, SocketStream
 
@@ -28,6 +37,7 @@ START_TIMEOUT_S = 10.0
 TAIL_IDLE_S = 0.06  # no audio from the model for this long: the line paused or ended, send what is left
 CALL_SID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 SAMPLE_RATE = "8000"
+BYTES_PER_MS = 16  # 16-bit PCM at 8 kHz
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +109,31 @@ def _start(start: object) -> ExotelStart | None:
     return ExotelStart(call_sid, stream_sid, account_sid, rate)
 
 
+@dataclass(slots=True)
+class _Chunk:
+    """One `media` sent, with our own Exotel mark after it, and the call's marks whose audio ends inside."""
+
+    exotel_mark: str
+    marks: list[tuple[str, float]]  # (the call's mark, ms from the chunk's start where its audio ends)
+
+
 class ExotelMediaStream(SocketStream):
+    """A live Exotel stream. Exotel's 200 ms minimum chunk is coarser than the call's marks (one per model
+    delta), so each chunk carries our own mark, and the call's marks inside a chunk are handed back on
+    the clock of that chunk's playout: it starts when the chunk before it is echoed (or at once, when
+    nothing was queued). Without that, "heard" would lag what played by up to a chunk (barge-in)."""
+
     carrier = "exotel"
 
     def __init__(self, websocket: WebSocket, info: CallInfo, max_message_bytes: int) -> None:
         super().__init__(websocket, info, max_message_bytes)
-        self._chunks = Rechunker()
-        self._waiting: list[tuple[str, int]] = []  # marks whose audio is (partly) still buffered: name, end
+        self._rechunker = Rechunker()
+        self._waiting: list[tuple[str, int]] = []  # the call's marks still in the buffer: name, end (bytes)
+        self._chunks: deque[_Chunk] = deque()  # sent, not yet echoed
+        self._chunk_count = 0
+        self._timers: list[asyncio.TimerHandle] = []
+        self._events: asyncio.Queue[StreamEvent] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
         self._tail: asyncio.TimerHandle | None = None
         self._tail_task: asyncio.Task[None] | None = None
 
@@ -113,7 +141,49 @@ class ExotelMediaStream(SocketStream):
         event = decode(text)
         if isinstance(event, StreamStopped):
             self.stopped = True
+        if isinstance(event, PlaybackMarkEcho):
+            self._chunk_played(event.name)
+            return None  # the call's marks come from `_release`, on the chunk's clock
         return event
+
+    async def receive(self) -> StreamEvent:
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read_socket())
+        return await self._events.get()
+
+    async def _read_socket(self) -> None:
+        while True:
+            event = await super().receive()
+            self._events.put_nowait(event)
+            if isinstance(event, StreamStopped | StreamClosed):
+                return
+
+    def _flush_marks(self) -> None:
+        for name in self._pending:
+            self._events.put_nowait(PlaybackMarkEcho(name))
+        self._pending.clear()
+
+    def _release(self, name: str) -> None:
+        if name in self._pending:  # not already released, nor flushed by a clear
+            self._pending.remove(name)
+            self._events.put_nowait(PlaybackMarkEcho(name))
+
+    def _start_clock(self, chunk: _Chunk) -> None:
+        loop = asyncio.get_running_loop()
+        self._timers = [timer for timer in self._timers if not timer.cancelled()]
+        self._timers += [loop.call_later(at / 1000, self._release, name) for name, at in chunk.marks]
+
+    def _chunk_played(self, exotel_mark: str) -> None:
+        if all(chunk.exotel_mark != exotel_mark for chunk in self._chunks):
+            return  # flushed by a clear, or not ours
+        while self._chunks:
+            chunk = self._chunks.popleft()
+            for name, _ in chunk.marks:
+                self._release(name)
+            if chunk.exotel_mark == exotel_mark:
+                break
+        if self._chunks:
+            self._start_clock(self._chunks[0])  # the next chunk starts playing now
 
     async def send_audio(self, payload: str, mark: str) -> None:
         try:
@@ -122,46 +192,54 @@ class ExotelMediaStream(SocketStream):
             return
         async with self._send_lock:
             self._mark_sent(mark)
-            before = self._chunks.buffered
-            chunks = self._chunks.feed(pcm)
-            self._waiting.append((mark, before + len(pcm)))
-            await self._send_chunks(chunks)
-        self._schedule_tail()
-
-    async def _send_chunks(self, chunks: list[bytes]) -> None:
-        frames: list[str] = []
-        for chunk in chunks:
-            frames.append(_frame("media", self.info.stream_sid, {"payload": base64.b64encode(chunk).decode()}))
-            done = [(name, end - len(chunk)) for name, end in self._waiting]
-            frames += [_frame("mark", self.info.stream_sid, {"name": name}) for name, end in done if end <= 0]
-            self._waiting = [(name, end) for name, end in done if end > 0]
-        await self._write(*frames)
-
-    def _schedule_tail(self) -> None:
+            self._waiting.append((mark, self._rechunker.buffered + len(pcm)))
+            await self._send_chunks(self._rechunker.feed(pcm))
         if self._tail is not None:
             self._tail.cancel()
         self._tail = asyncio.get_running_loop().call_later(TAIL_IDLE_S, self._start_tail)
+
+    async def _send_chunks(self, chunks: list[bytes]) -> None:
+        frames: list[str] = []
+        for data in chunks:
+            self._chunk_count += 1
+            chunk = _Chunk(
+                f"x{self._chunk_count}", [(n, end / BYTES_PER_MS) for n, end in self._waiting if end <= len(data)]
+            )
+            self._waiting = [(name, end - len(data)) for name, end in self._waiting if end > len(data)]
+            frames.append(_frame("media", self.info.stream_sid, {"payload": base64.b64encode(data).decode()}))
+            frames.append(_frame("mark", self.info.stream_sid, {"name": chunk.exotel_mark}))
+            self._chunks.append(chunk)
+            if len(self._chunks) == 1:
+                self._start_clock(chunk)  # nothing queued at the phone: it plays from now
+        await self._write(*frames)
 
     def _start_tail(self) -> None:
         self._tail_task = asyncio.get_running_loop().create_task(self._flush_tail())
 
     async def _flush_tail(self) -> None:
         async with self._send_lock:
-            chunk = self._chunks.tail()
-            if chunk is not None:
-                self._waiting = [(name, min(end, len(chunk))) for name, end in self._waiting]
-                await self._send_chunks([chunk])
+            data = self._rechunker.tail()
+            if data is not None:
+                await self._send_chunks([data])
 
-    async def clear(self) -> None:
+    def _stop_timers(self) -> None:
         if self._tail is not None:
             self._tail.cancel()
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+
+    async def clear(self) -> None:
+        self._stop_timers()
         async with self._send_lock:
-            self._chunks.clear()
+            self._rechunker.clear()
             self._waiting.clear()
+            self._chunks.clear()
             self._flush_marks()
             await self._write(_frame("clear", self.info.stream_sid))
 
     async def close(self) -> None:
-        if self._tail is not None:
-            self._tail.cancel()
+        self._stop_timers()
         await self._close_socket()
+        if self._reader is not None:
+            self._reader.cancel()
