@@ -53,6 +53,7 @@ def basic(user: str, secret: str) -> str:
 
 class ExotelCall(SimulatedCall):
     frame_ms = 100  # Exotel sends audio about every 100 ms
+    start_rate = "8000"  # what `start.media_format.sample_rate` says (tests may make it disagree)
 
     def _parse_twiml(self, answer: str) -> None:
         try:
@@ -97,7 +98,7 @@ class ExotelCall(SimulatedCall):
             "from": self.from_,
             "to": self.to,
             "custom_parameters": {},
-            "media_format": {"encoding": "audio/x-raw", "sample_rate": "8000", "bit_rate": "16"},
+            "media_format": {"encoding": "audio/x-raw", "sample_rate": self.start_rate, "bit_rate": "16"},
         }
         self.start_message = {"event": "start", "sequence_number": "1", "stream_sid": self.stream_sid, "start": start}
         self._seq = 1
