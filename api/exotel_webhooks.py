@@ -11,20 +11,18 @@ import asyncio
 import base64
 import binascii
 import hmac
-from typing import Literal
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
 from pymongo.errors import PyMongoError
 from starlette.datastructures import Headers
 
+from api.carrier_streams import call_info, claim, from_query, run_call, stream_parameters, url_fields
 from api.deps import ServicesDep, get_services_ws
 from config.settings import Settings
 from services import metrics
-from services.call.session import CallSession
 from services.container import AppServices
 from services.realtime.session_config import greeting_instructions
-from services.telephony.events import CallInfo
 from services.telephony.exotel_stream import CALL_SID, SAMPLE_RATE, ExotelMediaStream, read_start
 from utils.logger import get_logger
 
@@ -67,10 +65,6 @@ def _number(value: str) -> str:
     return f"+{digits}" if digits else ""
 
 
-def stream_parameters(call_sid: str, caller: str, called: str, direction: str) -> dict[str, str]:
-    return {"call_sid": call_sid, "caller": caller, "called": called, "direction": direction, "carrier": CARRIER}
-
-
 @router.get("/voicebot")
 async def voicebot_url(request: Request, services: ServicesDep) -> dict[str, str]:
     """The Voicebot applet's dynamic URL: `{"url": "wss://…"}` for this call only."""
@@ -87,7 +81,7 @@ async def voicebot_url(request: Request, services: ServicesDep) -> dict[str, str
     customer = called if outbound else caller
     if await services.admission.admit_call(call_sid, customer, inbound=not outbound) is not None:
         raise HTTPException(status_code=503, detail="No line free")  # the flow moves on to its next applet
-    parameters = stream_parameters(call_sid, caller, called, "outbound" if outbound else "inbound")
+    parameters = stream_parameters(call_sid, caller, called, "outbound" if outbound else "inbound", CARRIER)
     token = services.stream_gate.issue(call_sid, parameters)
     if services.preopened is not None:
         greeting = greeting_instructions(services.agent, parameters["direction"], None)
@@ -95,7 +89,7 @@ async def voicebot_url(request: Request, services: ServicesDep) -> dict[str, str
     settings = services.settings
     secret = settings.exotel_stream_secret.get_secret_value() if settings.exotel_stream_secret else ""
     userinfo = f"{quote(settings.exotel_stream_user, safe='')}:{quote(secret, safe='')}@"
-    fields = {"sample-rate": SAMPLE_RATE, **{k: v for k, v in parameters.items() if k != "carrier"}, "t": token}
+    fields = {"sample-rate": SAMPLE_RATE, **url_fields(parameters, token)}
     log.info("incoming_call", call_sid=call_sid, carrier=CARRIER)
     return {"url": f"wss://{userinfo}{settings.public_host}/exotel/stream?{urlencode(fields)}"}
 
@@ -104,17 +98,12 @@ async def voicebot_url(request: Request, services: ServicesDep) -> dict[str, str
 async def stream(websocket: WebSocket) -> None:
     services = get_services_ws(websocket)
     exotel = services.carriers.exotel
-    query = websocket.query_params
-    call_sid, token = query.get("call_sid", ""), query.get("t", "")
-    direction: Literal["inbound", "outbound"] = "outbound" if query.get("direction") == "outbound" else "inbound"
-    parameters = stream_parameters(call_sid, query.get("caller", ""), query.get("called", ""), direction)
+    parameters, token, direction = from_query(websocket.query_params, CARRIER)
+    call_sid = parameters["call_sid"]
     host = websocket.client.host if websocket.client else None
     allowed = exotel is not None and authorised(services.settings, websocket.headers, host)
-    if (
-        not allowed
-        or not CALL_SID.fullmatch(call_sid)
-        or not services.stream_tokens.verify(call_sid, token, parameters)
-    ):
+    valid = CALL_SID.fullmatch(call_sid) and services.stream_tokens.verify(call_sid, token, parameters)
+    if exotel is None or not allowed or not valid:
         _reject("bad_auth" if not allowed else "bad_token", None)
         await websocket.close(code=1008)  # before accept: HTTP 403 on the handshake
         return
@@ -125,29 +114,15 @@ async def stream(websocket: WebSocket) -> None:
         reason = "wrong_account"
     if start is not None and reason is None and start.sample_rate != SAMPLE_RATE:
         reason = "sample_rate"
-    if reason is None:
-        reason = await services.stream_gate.admit(call_sid, parameters, token, CARRIER, call_id=CALL_SID)
-    if reason is None and not services.admission.admit_stream(call_sid):
-        reason = "over_capacity"
-    if start is None or reason is not None or exotel is None:
+    if start is not None and reason is None:
+        reason = await claim(services, parameters, token, CALL_SID)
+    if start is None or reason is not None:
         _reject(reason or "no_start", call_sid)
         await websocket.close(code=1008)
         return
-    info = CallInfo(
-        call_sid=call_sid,
-        stream_sid=start.stream_sid,
-        caller=parameters["caller"] or None,
-        called=parameters["called"] or None,
-        direction=direction,
-    )
-    session = CallSession(
-        exotel.call_deps, ExotelMediaStream(websocket, info, services.settings.max_stream_message_bytes)
-    )
-    services.live_calls.add(session)
-    try:
-        await session.run()
-    finally:
-        services.live_calls.remove(session)
+    info = call_info(parameters, start.stream_sid, direction)
+    media = ExotelMediaStream(websocket, info, services.settings.max_stream_message_bytes)
+    await run_call(services, exotel.call_deps, media)
 
 
 @router.get("/passthru", status_code=200, response_class=Response)

@@ -6,19 +6,17 @@ own handshake signature (its two SDKs rebuild the signed URL differently)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
 from pymongo.errors import PyMongoError
 
+from api.carrier_streams import call_info, claim, from_query, run_call, stream_parameters, url_fields
 from api.deps import ServicesDep, get_services_ws, read_form
 from services import metrics
-from services.call.session import CallSession
 from services.carriers import PlivoCarrier
 from services.container import AppServices
 from services.realtime.session_config import greeting_instructions
-from services.telephony.events import CallInfo
 from services.telephony.plivo_stream import CALL_UUID, PlivoMediaStream, read_start
 from services.telephony.plivo_voice import (
     PLIVO_XML_MEDIA_TYPE,
@@ -81,36 +79,26 @@ async def answer(request: Request, services: ServicesDep) -> Response:
     refusal = await services.admission.admit_call(call_uuid, customer, inbound=not outbound)
     if refusal is not None:  # no stream, no Realtime session
         return Response(content=hangup_xml("busy"), media_type=PLIVO_XML_MEDIA_TYPE)
-    parameters = stream_parameters(call_uuid, customer, ours, "outbound" if outbound else "inbound")
+    parameters = stream_parameters(call_uuid, customer, ours, "outbound" if outbound else "inbound", CARRIER)
     token = services.stream_gate.issue(call_uuid, parameters)
     if services.preopened is not None:
         greeting = greeting_instructions(services.agent, parameters["direction"], None)
         services.preopened.start(call_uuid, lambda: services.connector.open_conversation(greeting))
-    query = urlencode({**{k: v for k, v in parameters.items() if k != "carrier"}, "t": token})
+    query = urlencode(url_fields(parameters, token))
     url = f"wss://{services.settings.public_host}/plivo/stream?{query}"
     log.info("incoming_call", call_sid=call_uuid, carrier=CARRIER)
     return Response(content=stream_xml(url), media_type=PLIVO_XML_MEDIA_TYPE)
-
-
-def stream_parameters(call_uuid: str, caller: str, called: str, direction: str) -> dict[str, str]:
-    """What the token binds: the stream's URL hands these back, and they must be exactly these."""
-    return {"call_sid": call_uuid, "caller": caller, "called": called, "direction": direction, "carrier": CARRIER}
 
 
 @router.websocket("/stream")
 async def stream(websocket: WebSocket) -> None:
     services = get_services_ws(websocket)
     plivo = services.carriers.plivo
-    query = websocket.query_params
-    call_uuid, token = query.get("call_sid", ""), query.get("t", "")
-    direction: Literal["inbound", "outbound"] = "outbound" if query.get("direction") == "outbound" else "inbound"
-    parameters = stream_parameters(call_uuid, query.get("caller", ""), query.get("called", ""), direction)
+    parameters, token, direction = from_query(websocket.query_params, CARRIER)
+    call_uuid = parameters["call_sid"]
     # Refused before the handshake completes (HTTP 403): no Realtime session is opened for it.
-    if (
-        plivo is None
-        or not CALL_UUID.fullmatch(call_uuid)
-        or not services.stream_tokens.verify(call_uuid, token, parameters)
-    ):
+    valid = CALL_UUID.fullmatch(call_uuid) and services.stream_tokens.verify(call_uuid, token, parameters)
+    if plivo is None or not valid:
         _reject("bad_token", None)
         await websocket.close(code=1008)
         return
@@ -119,31 +107,15 @@ async def stream(websocket: WebSocket) -> None:
     reason = "no_start" if start is None or start.call_uuid != call_uuid else None
     if start is not None and reason is None and start.account_id not in ("", services.settings.plivo_auth_id):
         reason = "wrong_account"
+    if start is not None and reason is None:
+        reason = await claim(services, parameters, token, CALL_UUID)
     if start is None or reason is not None:
         _reject(reason or "no_start", call_uuid)
         await websocket.close(code=1008)
         return
-    reason = await services.stream_gate.admit(call_uuid, parameters, token, CARRIER, call_id=CALL_UUID)
-    if reason is None and not services.admission.admit_stream(call_uuid):
-        reason = "over_capacity"
-    if reason is not None:
-        _reject(reason, call_uuid)
-        await websocket.close(code=1008)
-        return
-    info = CallInfo(
-        call_sid=call_uuid,
-        stream_sid=start.stream_id,
-        caller=parameters["caller"] or None,
-        called=parameters["called"] or None,
-        direction=direction,
-    )
+    info = call_info(parameters, start.stream_id, direction)
     media = PlivoMediaStream(websocket, info, services.settings.max_stream_message_bytes, plivo.rest)
-    session = CallSession(plivo.call_deps, media)
-    services.live_calls.add(session)
-    try:
-        await session.run()
-    finally:
-        services.live_calls.remove(session)
+    await run_call(services, plivo.call_deps, media)
 
 
 @router.post("/transfer", response_class=Response, responses={200: {"content": {PLIVO_XML_MEDIA_TYPE: {}}}})

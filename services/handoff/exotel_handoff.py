@@ -10,14 +10,13 @@ write is what the Passthru handler waits for (https://developer.exotel.com/docs/
 from __future__ import annotations
 
 from config.settings import Settings
-from models.call_record import TransferInfo
 from models.tools import TransferRequested
 from services import metrics
 from services.call.ports import CallControl
 from services.handoff.apology import CarrierApology
+from services.handoff.carrier_transfer import mark_dialing
 from services.telephony.events import CallInfo
 from utils.logger import get_logger
-from utils.privacy import mask_phone
 
 log = get_logger(__name__)
 
@@ -27,16 +26,7 @@ class ExotelTransfer:
         self._settings = settings
 
     async def transfer(self, call: CallControl, request: TransferRequested) -> bool:
-        record = call.record
-        record.transfer = TransferInfo(
-            status="dialing",
-            reason=request.reason,
-            department=request.department,
-            summary=request.summary,
-            agent_number_masked=mask_phone(self._settings.human_agent_number or "") or None,
-        )
-        record.status = "transferred"
-        call.touch_record()
+        mark_dialing(call, request, self._settings.human_agent_number)
         metrics.TRANSFERS.labels(outcome="dialing").inc()
         log.info("transfer_wanted", call_sid=call.info.call_sid, carrier="exotel")
         return True

@@ -8,15 +8,14 @@ stream stops on the way (`stop`), and the session reads that as "transferred" (`
 from __future__ import annotations
 
 from config.settings import Settings
-from models.call_record import TransferInfo
 from models.tools import TransferRequested
 from services import metrics
 from services.call.ports import CallControl
 from services.handoff.apology import CarrierApology
+from services.handoff.carrier_transfer import mark_dialing
 from services.telephony.events import CallInfo
 from services.telephony.plivo_rest import PlivoCallEnded, PlivoRest
 from utils.logger import get_logger
-from utils.privacy import mask_phone
 
 log = get_logger(__name__)
 
@@ -31,20 +30,13 @@ class PlivoTransfer:
         if not self._settings.human_agent_number:
             metrics.TRANSFERS.labels(outcome="unconfigured").inc()
             return False
-        record.transfer = TransferInfo(
-            status="dialing",
-            reason=request.reason,
-            department=request.department,
-            summary=request.summary,
-            agent_number_masked=mask_phone(self._settings.human_agent_number),
-        )
-        record.status = "transferred"  # before the REST call: the stream may stop before it answers
-        call.touch_record()
+        mark_dialing(call, request, self._settings.human_agent_number)
         try:
             await self._rest.transfer(call_uuid, self._settings.public_url("/plivo/transfer"))
         except Exception as error:
             record.status = "in_progress"
-            record.transfer.status = "failed"
+            if record.transfer is not None:
+                record.transfer.status = "failed"
             call.touch_record()
             metrics.TRANSFERS.labels(outcome="redirect_failed").inc()
             log.error("plivo_transfer_failed", call_sid=call_uuid, error=type(error).__name__)

@@ -24,14 +24,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from services.telephony.events import (
     AudioIn,
     CallInfo,
-    Digit,
     PlaybackMarkEcho,
     StreamClosed,
     StreamEvent,
     StreamStopped,
 )
 from services.telephony.exotel_audio import Rechunker, pcm16_b64_to_ulaw_b64, ulaw_to_pcm16
-from services.telephony.socket_stream import Drop, SocketStream
+from services.telephony.socket_stream import Drop, SocketStream, keypad_digit, parse
 
 START_TIMEOUT_S = 10.0
 TAIL_IDLE_S = 0.06  # no audio from the model for this long: the line paused or ended, send what is left
@@ -56,12 +55,11 @@ def _frame(event: str, stream_sid: str, body: dict[str, str] | None = None) -> s
 
 
 def decode(text: str) -> StreamEvent | Drop | None:
-    try:
-        message = orjson.loads(text)
-        event = message["event"]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
+    parsed = parse(text)
+    if parsed is None:
         return "malformed"
-    body = message.get(event) if isinstance(message, dict) else None
+    message, event = parsed
+    body = message.get(event)
     if event == "media":
         payload = body.get("payload") if isinstance(body, dict) else None
         converted = pcm16_b64_to_ulaw_b64(payload) if isinstance(payload, str) else None
@@ -70,8 +68,7 @@ def decode(text: str) -> StreamEvent | Drop | None:
         name = body.get("name") if isinstance(body, dict) else None
         return PlaybackMarkEcho(name) if isinstance(name, str) and name else "invalid"
     if event == "dtmf":
-        digit = body.get("digit") if isinstance(body, dict) else None
-        return Digit(digit) if isinstance(digit, str) and len(digit) == 1 and digit in "0123456789*#" else "invalid"
+        return keypad_digit(body.get("digit") if isinstance(body, dict) else None)
     if event == "stop":
         return StreamStopped()
     return None  # `connected`, a repeated `start`, anything Exotel adds

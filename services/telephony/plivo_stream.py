@@ -20,13 +20,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from services.telephony.events import (
     AudioIn,
     CallInfo,
-    Digit,
     PlaybackMarkEcho,
     StreamEvent,
     StreamStopped,
 )
 from services.telephony.plivo_rest import PlivoRest
-from services.telephony.socket_stream import Drop, SocketStream
+from services.telephony.socket_stream import Drop, SocketStream, keypad_digit, parse
 
 START_TIMEOUT_S = 10.0
 HANG_UP_TIMEOUT_S = 3.0
@@ -53,14 +52,15 @@ class PlivoCodec:
 
     @staticmethod
     def decode(text: str) -> StreamEvent | Drop | None:
-        try:
-            message = orjson.loads(text)
-            event = message["event"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+        parsed = parse(text)
+        if parsed is None:
             return "malformed"
+        message, event = parsed
         if event == "media":  # fast path: no model per frame
             media = message.get("media")
-            payload = media.get("payload") if isinstance(media, dict) else None
+            if not isinstance(media, dict):
+                return "malformed"
+            payload = media.get("payload")
             if not isinstance(payload, str) or media.get("track", "inbound") != "inbound":
                 return "malformed"
             if len(payload) % 4 or not _BASE64.fullmatch(payload):
@@ -71,8 +71,7 @@ class PlivoCodec:
             return PlaybackMarkEcho(name) if isinstance(name, str) and name else "invalid"
         if event == "dtmf":
             dtmf = message.get("dtmf")
-            digit = dtmf.get("digit") if isinstance(dtmf, dict) else None
-            return Digit(digit) if isinstance(digit, str) and len(digit) == 1 and digit in "0123456789*#" else "invalid"
+            return keypad_digit(dtmf.get("digit") if isinstance(dtmf, dict) else None)
         if event == "stop":
             return StreamStopped()
         return None  # clearedAudio (we flushed already), and events Plivo may add: ignored

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from typing import Literal
+from typing import Any, Literal
 
+import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from services import metrics
-from services.telephony.events import CallInfo, PlaybackMarkEcho, StreamClosed, StreamEvent
+from services.telephony.events import CallInfo, Digit, PlaybackMarkEcho, StreamClosed, StreamEvent
 from utils.logger import get_logger
 
 log = get_logger(__name__)
@@ -25,6 +26,20 @@ log = get_logger(__name__)
 # uvicorn closes live websockets with 1012 ("service restart") when the server shuts down.
 _SERVICE_RESTART = 1012
 Drop = Literal["malformed", "invalid"]
+KEYPAD = "0123456789*#"
+
+
+def parse(text: str) -> tuple[dict[str, Any], str] | None:
+    """A frame's JSON object and its `event`, or None when it is not one (dropped as malformed)."""
+    try:
+        message = orjson.loads(text)
+        return message, str(message["event"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+
+
+def keypad_digit(value: object) -> Digit | Drop:
+    return Digit(value) if isinstance(value, str) and len(value) == 1 and value in KEYPAD else "invalid"
 
 
 class SocketStream:

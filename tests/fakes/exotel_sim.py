@@ -25,13 +25,14 @@ import secrets
 import struct
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.fakes.mulaw import mulaw_decode, mulaw_encode
+from tests.fakes.plivo_sim import with_query
 from tests.fakes.twilio_sim import AUTO, SimulatedCall, TwilioSimError
 
 CHUNK_STEP, CHUNK_MIN, CHUNK_MAX = 320, 3200, 100_000
@@ -77,18 +78,12 @@ class ExotelCall(SimulatedCall):
         if self.ws is not None:
             raise TwilioSimError("stream already connected")
         parts = urlsplit(self.stream_url)
-        query = dict(parse_qsl(parts.query))
-        for key, value in (tamper_query or {}).items():
-            if value is None:
-                query.pop(key, None)
-            else:
-                query[key] = value
         headers = {}
         if authorization is AUTO:
             headers["Authorization"] = basic(unquote(parts.username or ""), unquote(parts.password or ""))
         elif authorization is not None:
             headers["Authorization"] = authorization
-        bare = urlunsplit((parts.scheme, parts.hostname or "", parts.path, urlencode(query), ""))
+        bare = with_query(self.stream_url, tamper_query, keep_userinfo=False)
         self.ws = await connect(self.sim.local_url(bare), additional_headers=headers, proxy=None, ping_interval=None)
         self.stream_sid = secrets.token_hex(16)
         start = {

@@ -67,6 +67,19 @@ def signature_v3(auth_token: str, method: str, url: str, params: Mapping[str, st
     return base64.b64encode(digest).decode()
 
 
+def with_query(url: str, changes: Mapping[str, str | None] | None, *, keep_userinfo: bool = True) -> str:
+    """`url` with query values replaced (None removes one): what a test sends instead of the real URL."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    for key, value in (changes or {}).items():
+        if value is None:
+            query.pop(key, None)
+        else:
+            query[key] = value
+    netloc = parts.netloc if keep_userinfo else parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
+
+
 class PlivoCall(SimulatedCall):
     """One call on Plivo: the answer XML, then (after `connect_stream`) the audio stream."""
 
@@ -106,14 +119,7 @@ class PlivoCall(SimulatedCall):
         """Open the stream like Plivo (the handshake signed over the GET URL) and send `start`."""
         if self.ws is not None:
             raise TwilioSimError("stream already connected")
-        parts = urlsplit(self.stream_url)
-        query = dict(parse_qsl(parts.query))
-        for key, value in (tamper_query or {}).items():
-            if value is None:
-                query.pop(key, None)
-            else:
-                query[key] = value
-        url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+        url = with_query(self.stream_url, tamper_query)
         nonce = str(secrets.randbelow(10**20)).zfill(20)
         headers = {
             "X-Plivo-Signature-V3": signature_v3(self.sim.auth_token, "GET", url, {}, nonce),
