@@ -121,11 +121,12 @@ async def stream(websocket: WebSocket) -> None:
 @router.post("/transfer", response_class=Response, responses={200: {"content": {PLIVO_XML_MEDIA_TYPE: {}}}})
 async def transfer_xml(request: Request, services: ServicesDep) -> Response:
     """What Plivo runs on the caller's leg after our REST transfer: a `<Dial>` to the human agent."""
-    await require_plivo_signature(request, services)
+    form = await require_plivo_signature(request, services)
     number = services.settings.human_agent_number
     if not number:
         return Response(content=hangup_xml("rejected"), media_type=PLIVO_XML_MEDIA_TYPE)
-    caller_id = e164(request.query_params.get("caller_id", "")).lstrip("+") or None
+    # The agent sees our number (the one the caller dialled), an Indian one as media anchoring wants.
+    caller_id = e164(form.get("To", "")).lstrip("+") or None
     return Response(content=dial_xml(number.lstrip("+"), caller_id), media_type=PLIVO_XML_MEDIA_TYPE)
 
 

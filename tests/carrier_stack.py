@@ -49,6 +49,7 @@ class CarrierStack:
         if self.name == "plivo":
             await call.wait_for(lambda: call.transfer_xml is not None, timeout=timeout)
             assert [r.form["legs"] for r in self.rest.transfers(call.call_sid)] == ["aleg"]
+            assert f'callerId="{call.to.lstrip("+")}"' in call.transfer_xml  # our number, not the caller's
             return "+" + _dialled(call.transfer_xml)
         await call.wait_for(lambda: call.passthru_branch is not None, timeout=timeout)
         return str(call.passthru_branch)
