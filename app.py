@@ -20,7 +20,17 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from api import admin, health, knowledge, live_commands, metrics, twilio_callbacks, twilio_webhooks
+from api import (
+    admin,
+    exotel_webhooks,
+    health,
+    knowledge,
+    live_commands,
+    metrics,
+    plivo_webhooks,
+    twilio_callbacks,
+    twilio_webhooks,
+)
 from api.console import install_console
 from api.limits import BodyLimitMiddleware
 from config.agent_config import AgentConfig
@@ -82,6 +92,10 @@ def create_app(settings: Settings, agent: AgentConfig | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_webhook_body_bytes)
     app.include_router(twilio_webhooks.router)
     app.include_router(twilio_callbacks.router)
+    if settings.plivo_enabled:
+        app.include_router(plivo_webhooks.router)
+    if settings.exotel_enabled:
+        app.include_router(exotel_webhooks.router)
     app.include_router(admin.router)
     app.include_router(live_commands.router)
     app.include_router(knowledge.router)

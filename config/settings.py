@@ -14,11 +14,20 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlparse
 
+import phonenumbers
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 E164_PATTERN = r"^\+[1-9]\d{6,14}$"
 DEFAULT_AGENT_CONFIG_FILE = Path(__file__).resolve().parent / "agent.yaml"
+
+
+def is_indian_number(number: str) -> bool:
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.region_code_for_number(parsed) == "IN" and phonenumbers.is_valid_number(parsed)
 
 
 class Settings(BaseSettings):
@@ -53,6 +62,21 @@ class Settings(BaseSettings):
     twilio_phone_number: str = Field(pattern=E164_PATTERN)
     twilio_api_base_url: str = "https://api.twilio.com"
     public_base_url: str
+
+    # Plivo (docs/carriers.md): on when PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN are both set.
+    plivo_auth_id: str | None = Field(default=None, pattern=r"^[A-Z]{2}[A-Z0-9]{18}$")
+    plivo_auth_token: SecretStr | None = None
+    plivo_api_base_url: str = "https://api.plivo.com"
+    # Exotel (docs/carriers.md): on when EXOTEL_ACCOUNT_SID and EXOTEL_STREAM_SECRET are both set. The
+    # secret is ours (random, per deployment), not the API token: Exotel sends it as Basic auth.
+    exotel_account_sid: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{2,64}$")
+    exotel_api_key: SecretStr | None = None
+    exotel_api_token: SecretStr | None = None
+    exotel_subdomain: str = "api.in.exotel.com"
+    exotel_stream_user: str = Field(default="exotel", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    exotel_stream_secret: SecretStr | None = Field(default=None, min_length=32)
+    # Addresses Exotel's requests may come from (comma-separated; empty: any, Basic auth still required).
+    exotel_allowed_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # MongoDB (any MongoDB-wire server: MongoDB, Atlas, FerretDB locally)
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
@@ -140,7 +164,9 @@ class Settings(BaseSettings):
     # How often the one shared poller per process reads live calls for the console's SSE views.
     console_poll_interval_s: float = Field(default=1.0, ge=0.1, le=60)
 
-    @field_validator("sms_countries", "outbound_call_countries", "outbound_call_allowlist", mode="before")
+    @field_validator(
+        "sms_countries", "outbound_call_countries", "outbound_call_allowlist", "exotel_allowed_ips", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -174,6 +200,22 @@ class Settings(BaseSettings):
             raise ValueError("METRICS_API_TOKEN must differ from ADMIN_API_TOKEN (it is handed to Prometheus)")
         return self
 
+    @model_validator(mode="after")
+    def _plivo_transfers_stay_in_india(self) -> Settings:
+        # Plivo India's media-anchoring rule: both legs of a call must be Indian, or the transfer fails
+        # with `violates_media_anchoring`; say so at start-up, not on a caller's transfer.
+        if self.plivo_enabled and self.human_agent_number and not is_indian_number(self.human_agent_number):
+            raise ValueError("HUMAN_AGENT_NUMBER must be an Indian number when Plivo is on (media anchoring)")
+        return self
+
+    @property
+    def plivo_enabled(self) -> bool:
+        return bool(self.plivo_auth_id and self.plivo_auth_token)
+
+    @property
+    def exotel_enabled(self) -> bool:
+        return bool(self.exotel_account_sid and self.exotel_stream_secret)
+
     @field_validator("public_base_url")
     @classmethod
     def _public_base_url_is_https_origin(cls, value: str) -> str:
@@ -192,7 +234,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a base URL such as http://10.0.0.11:8000")
         return value.rstrip("/")
 
-    @field_validator("twilio_api_base_url", "openai_websocket_base_url")
+    @field_validator("twilio_api_base_url", "openai_websocket_base_url", "plivo_api_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value

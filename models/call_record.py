@@ -135,6 +135,7 @@ class CallRecord(BaseModel):
     to_number: str | None = None
     direction: Literal["inbound", "outbound"] = "inbound"
     purpose: str | None = None
+    carrier: str = "twilio"  # whose media stream the call came on: twilio, plivo or exotel
     caller_attestation: str | None = None  # STIR/SHAKEN (Twilio `StirVerstat`), e.g. "TN-Validation-Passed-A"
     status: CallStatus = "in_progress"
     phase: CallPhase = "greeting"

@@ -19,6 +19,7 @@ from services.call.ports import CallDependencies
 from services.call.record_writer import CallRecordWriter
 from services.call.unsaved_records import UnsavedRecords
 from services.call_tokens import CallTokens, TokenPurpose
+from services.carriers import Carriers, build_carriers
 from services.console import ConsoleServices, build_console
 from services.handoff.after_transfer import TransferCallbacks
 from services.handoff.apology import CarrierApology
@@ -59,6 +60,7 @@ class AppServices:
     drain: Drain
     unsaved_records: UnsavedRecords
     console: ConsoleServices
+    carriers: Carriers
 
     async def aclose(self) -> None:
         if self.preopened is not None:
@@ -66,6 +68,7 @@ class AppServices:
         await self.connector.aclose()
         await self.callbacks.aclose()  # texts under way, before their REST client closes
         await self.twilio_rest.aclose()
+        await self.carriers.aclose()
         await self.unsaved_records.aclose()  # call records the database refused: one last try
         await self.console.aclose()
         await self.mongo.close()
@@ -92,6 +95,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
     handoff = HumanHandoff(
         settings, rest, db.transfers, CallTokens(secret, TokenPurpose.WHISPER, WHISPER_TOKEN_TTL_S), agent.departments
     )
+    apology = CarrierApology(agent, rest, db.tickets, texter)
     call_deps = CallDependencies(
         settings=settings,
         agent=agent,
@@ -101,7 +105,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         new_tool_context=_tool_context_factory(settings, agent, db, texter),
         new_record_writer=lambda record: CallRecordWriter(db.calls, record, on_unsaved=unsaved_records.add),
         transfers=handoff,
-        failure_notice=CarrierApology(agent, rest, db.tickets, texter),
+        failure_notice=apology,
         tickets=texter,
         preferred_language=db.customers.preferred_language,
     )
@@ -134,6 +138,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         drain=Drain(admission, live_calls, callbacks, settings.drain_timeout_s),
         unsaved_records=unsaved_records,
         console=build_console(settings, db, note_delivery=live_commands),
+        carriers=build_carriers(settings, call_deps, apology),
     )
 
 

@@ -65,7 +65,7 @@ class CallSession(ModelInputs):
         self.deps, self.stream, self.info, self._resume = deps, stream, stream.info, resume
         self.call_sid = self.info.call_sid
         self.record = resume.record.next_leg(self.info.stream_sid) if resume else CallRecord.for_call(self.info)
-        self.record.node = deps.settings.own_node_url
+        self.record.node, self.record.carrier = deps.settings.own_node_url, stream.carrier
         self.recorder = deps.new_record_writer(self.record)
         self.link = RealtimeLink(deps.connector, deps.preopened, batch_ms=deps.settings.inbound_audio_batch_ms)
         self.continuity = Continuity(self.link, self.record, self.touch_record)
@@ -156,7 +156,7 @@ class CallSession(ModelInputs):
         finally:
             metrics.ACTIVE_CALLS.dec()
             outcome = self.record.status if self.record.status != "in_progress" else "completed"
-            metrics.CALLS_TOTAL.labels(outcome=outcome).inc()
+            metrics.CALLS_TOTAL.labels(outcome=outcome, carrier=self.stream.carrier).inc()
             self._closed.set()
             self.log.info("call_ended", reason=self._end_reason, duration_s=self.record.duration_s)
 

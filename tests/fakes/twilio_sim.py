@@ -588,14 +588,7 @@ class SimulatedCall:
             self.stream_stopped_by = reason
         await self._cancel_task("media")
         with contextlib.suppress(ConnectionClosed):
-            await self._send(
-                lambda seq: {
-                    "event": "stop",
-                    "sequenceNumber": seq,
-                    "streamSid": self.stream_sid,
-                    "stop": {"accountSid": self.account_sid, "callSid": self.call_sid},
-                }
-            )
+            await self._send(self._stop_message)
         with contextlib.suppress(Exception):
             await self.ws.close(code=1000)
         with contextlib.suppress(asyncio.TimeoutError):
@@ -685,26 +678,17 @@ class SimulatedCall:
         n = 0
         try:
             while True:
-                delay = self.t0 + n * FRAME_MS / 1000 - loop.time()
+                delay = self.t0 + n * self.frame_ms / 1000 - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                take = min(FRAME_BYTES, len(self._inbound))
-                frame = bytes(self._inbound[:take]) + bytes([SILENCE_BYTE]) * (FRAME_BYTES - take)
+                take = min(self.frame_bytes, len(self._inbound))
+                frame = bytes(self._inbound[:take]) + bytes([SILENCE_BYTE]) * (self.frame_bytes - take)
                 del self._inbound[:take]
-                chunk, timestamp = n + 1, n * FRAME_MS
-                payload = base64.b64encode(frame).decode("ascii")
+                chunk, timestamp = n + 1, n * self.frame_ms
                 await self._send(
-                    lambda seq, chunk=chunk, timestamp=timestamp, payload=payload: {
-                        "event": "media",
-                        "sequenceNumber": seq,
-                        "media": {
-                            "track": "inbound",
-                            "chunk": str(chunk),
-                            "timestamp": str(timestamp),
-                            "payload": payload,
-                        },
-                        "streamSid": self.stream_sid,
-                    },
+                    lambda seq, chunk=chunk, timestamp=timestamp, frame=frame: self._media_message(
+                        seq, chunk, timestamp, frame
+                    ),
                     record=False,
                 )
                 self.inbound_frames_sent += 1
@@ -713,6 +697,41 @@ class SimulatedCall:
                 n += 1
         except ConnectionClosed:
             return
+
+    # ---- wire format (another carrier's double overrides these; the phone model stays) ----------------
+    frame_ms = FRAME_MS  # caller audio per inbound frame
+    echoes_flushed_marks = True  # Twilio echoes every pending mark on `clear`
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.frame_ms * BYTES_PER_MS
+
+    def _media_message(self, seq: str, chunk: int, timestamp: int, audio: bytes) -> dict[str, Any]:
+        return {
+            "event": "media",
+            "sequenceNumber": seq,
+            "media": {
+                "track": "inbound",
+                "chunk": str(chunk),
+                "timestamp": str(timestamp),
+                "payload": base64.b64encode(audio).decode("ascii"),
+            },
+            "streamSid": self.stream_sid,
+        }
+
+    def _mark_echo_message(self, seq: str, name: str) -> dict[str, Any]:
+        return {"event": "mark", "sequenceNumber": seq, "streamSid": self.stream_sid, "mark": {"name": name}}
+
+    def _stop_message(self, seq: str) -> dict[str, Any]:
+        return {
+            "event": "stop",
+            "sequenceNumber": seq,
+            "streamSid": self.stream_sid,
+            "stop": {"accountSid": self.account_sid, "callSid": self.call_sid},
+        }
+
+    def _clear_answered(self) -> None:
+        """Twilio does not acknowledge a `clear` (Plivo does: `clearedAudio`)."""
 
     def _account_speech(self, take: int, now: float, timestamp: int) -> None:
         before = self._speech_sent
@@ -873,21 +892,16 @@ class SimulatedCall:
         self._queue.clear()
         self._head_offset = 0
         self._queued_audio = 0
-        self._echo_outbox.extend((name, True) for name in flushed)
+        if self.echoes_flushed_marks:
+            self._echo_outbox.extend((name, True) for name in flushed)
+        self._clear_answered()
         self._wake.set()
 
     async def _flush_echoes(self) -> None:
         while self._echo_outbox:
             name, by_clear = self._echo_outbox.popleft()
             try:
-                await self._send(
-                    lambda seq, name=name: {
-                        "event": "mark",
-                        "sequenceNumber": seq,
-                        "streamSid": self.stream_sid,
-                        "mark": {"name": name},
-                    }
-                )
+                await self._send(lambda seq, name=name: self._mark_echo_message(seq, name))
             except ConnectionClosed:
                 return
             self.marks_echoed.append(MarkEcho(name, self._loop.time(), by_clear))

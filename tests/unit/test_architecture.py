@@ -93,3 +93,19 @@ def test_only_the_twilio_adapter_builds_stream_frames() -> None:
         if '"streamSid"' in text and name not in {"services.telephony.twilio_stream", "models.twilio_stream"}:
             writers.append(name)
     assert writers == []
+
+
+def test_each_carrier_adapter_alone_builds_its_stream_frames() -> None:
+    """Plivo's (`playAudio`, `checkpoint`, `clearAudio`) and Exotel's (`"event"` beside `"stream_sid"`) stream
+    JSON each live in one adapter module, like Twilio's: nothing past it knows which carrier a call is on."""
+    owners = {
+        ("playAudio",): "services.telephony.plivo_stream",
+        ("event", "stream_sid"): "services.telephony.exotel_stream",
+    }
+    writers = []
+    for name, path in product_modules().items():
+        text = path.read_text()
+        for markers, owner in owners.items():
+            if all(f'"{marker}"' in text for marker in markers) and name != owner:
+                writers.append((markers, name))
+    assert writers == []

@@ -1,0 +1,111 @@
+"""What Plivo's and Exotel's stream adapters share: one socket, one writer, marks flushed locally on clear.
+
+Twilio echoes every pending mark when told to `clear`; Plivo (`clearedAudio`, and no `playedStream`
+for the checkpoints it dropped) and Exotel (undocumented) do not. The ledger
+(`services.call.playback.PlaybackLedger`) files the marks pending at barge-in as flushed and waits for
+them to come back, so this class hands them back itself, at once: the call never waits on the carrier
+for an echo that may never come, and an echo the carrier sends anyway is simply unknown by then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import Any, Literal
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from services import metrics
+from services.telephony.events import CallInfo, Digit, PlaybackMarkEcho, StreamClosed, StreamEvent
+from utils.logger import get_logger
+
+log = get_logger(__name__)
+
+# uvicorn closes live websockets with 1012 ("service restart") when the server shuts down.
+_SERVICE_RESTART = 1012
+Drop = Literal["malformed", "invalid"]
+KEYPAD = "0123456789*#"
+
+
+def parse(text: str) -> tuple[dict[str, Any], str] | None:
+    """A frame's JSON object and its `event`, or None when it is not one (dropped as malformed)."""
+    try:
+        message = orjson.loads(text)
+        return message, str(message["event"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+
+
+def keypad_digit(value: object) -> Digit | Drop:
+    return Digit(value) if isinstance(value, str) and len(value) == 1 and value in KEYPAD else "invalid"
+
+
+class SocketStream:
+    """A carrier socket: subclasses decode a frame (`decode`) and write their own frames under `_send_lock`."""
+
+    carrier = "carrier"
+
+    def __init__(self, websocket: WebSocket, info: CallInfo, max_message_bytes: int) -> None:
+        self._ws = websocket
+        self.info = info
+        self._max_bytes = max_message_bytes
+        self._send_lock = asyncio.Lock()
+        self._pending: deque[str] = deque()  # marks sent, not yet echoed (in order)
+        self._flushed: deque[str] = deque()  # marks dropped by our clear: handed back by `receive`
+        self.stopped = False  # the carrier said `stop` (the call is over at its end)
+        self._log = log.bind(call_sid=info.call_sid, carrier=self.carrier)
+
+    def decode(self, text: str) -> StreamEvent | Drop | None:
+        """One inbound text frame: an event, a reason to drop it, or None for frames that mean nothing."""
+        raise NotImplementedError
+
+    async def receive(self) -> StreamEvent:
+        while True:
+            if self._flushed:
+                return PlaybackMarkEcho(self._flushed.popleft())
+            try:
+                message = await self._ws.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return StreamClosed("stream_closed")
+            if message["type"] == "websocket.disconnect":
+                code = message.get("code")
+                return StreamClosed("server_shutdown" if code == _SERVICE_RESTART else "stream_closed")
+            text = message.get("text")
+            if text is None:
+                metrics.DROPPED_MESSAGES.labels(reason="binary").inc()
+                continue
+            if len(text) > self._max_bytes:
+                metrics.DROPPED_MESSAGES.labels(reason="oversized").inc()
+                self._log.warning("stream_message_oversized", size=len(text))
+                continue
+            event = self.decode(text)
+            if isinstance(event, str):
+                metrics.DROPPED_MESSAGES.labels(reason=event).inc()
+                continue
+            if isinstance(event, PlaybackMarkEcho):
+                if event.name not in self._pending:
+                    continue  # flushed by our clear (already handed back), or never ours
+                while self._pending and self._pending.popleft() != event.name:
+                    pass
+            if event is not None:
+                return event
+
+    def _mark_sent(self, name: str) -> None:
+        self._pending.append(name)
+
+    def _flush_marks(self) -> None:
+        """Our clear dropped the audio before every pending mark: hand them back as flushed."""
+        self._flushed.extend(self._pending)
+        self._pending.clear()
+
+    async def _write(self, *frames: str) -> None:
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # closed under us: `receive` says so
+            for frame in frames:
+                await self._ws.send_text(frame)
+
+    async def _close_socket(self) -> None:
+        if self._ws.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self._ws.close(code=1000)
