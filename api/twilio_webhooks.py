@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
+from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from pymongo.errors import PyMongoError
 
 from api.deps import ServicesDep, get_services_ws, require_twilio_signature
@@ -70,9 +71,16 @@ async def incoming_call(request: Request, services: ServicesDep) -> Response:
     token = services.stream_gate.issue(call_sid, parameters)
     log.info("incoming_call", call_sid=call_sid, caller=parameters["caller"])
     if services.preopened is not None:
-        language = await services.db.customers.preferred_language(customer)  # one _id read, bounded, never raises
-        greeting = greeting_instructions(services.agent, parameters["direction"], parameters.get("purpose"), language)
-        services.preopened.start(call_sid, lambda: services.connector.open_conversation(greeting))
+        direction, purpose = parameters["direction"], parameters.get("purpose")
+
+        async def open_greeting() -> AsyncRealtimeConnection:
+            # In the background, beside the TwiML answer: one bounded _id read that never raises.
+            language = await services.db.customers.preferred_language(customer)
+            return await services.connector.open_conversation(
+                greeting_instructions(services.agent, direction, purpose, language)
+            )
+
+        services.preopened.start(call_sid, open_greeting)
     twiml = connect_stream_twiml(services.settings.media_stream_url, {**parameters, "token": token})
     return Response(content=twiml, media_type=TWIML_MEDIA_TYPE)
 

@@ -267,7 +267,12 @@ async def make_bench() -> Bench:
     assert start is not None
     stream = TwilioMediaStream(cast(Any, twilio), start, services.settings.max_stream_message_bytes)
     session = CallSession(deps, stream)
-    await session.link.open(CALL_SID, greeting_instructions(deps.agent, "inbound", None))
+    greeting = greeting_instructions(deps.agent, "inbound", None)
+
+    async def greet() -> str:
+        return greeting
+
+    await session.link.open(CALL_SID, greet)
     pumps = [asyncio.create_task(session._pump_carrier()), asyncio.create_task(session._pump_realtime())]
     await run_until_drained(connector.socket.inbox, [RESPONSE_CREATED])  # the response whose audio is played
     await run_until_drained(twilio.inbox, [])

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -55,15 +55,16 @@ class RealtimeLink:
         self.opened_at = time.monotonic()
         self.sessions = 0
 
-    async def open(self, call_sid: str, greeting: str) -> None:
-        """Take the call's pre-opened conversation if there is one, else open one now. Raises on failure."""
+    async def open(self, call_sid: str, greeting: Callable[[], Awaitable[str]]) -> None:
+        """Take the call's pre-opened conversation if there is one, else open one now, greeting with what
+        `greeting()` says (only asked for then: the pre-opened one already greets). Raises on failure."""
         if self._preopened is not None:
             rt = await self._preopened.claim(call_sid)
             if rt is not None:
                 self._use(rt)
                 self.preopened = True
                 return
-        self._use(await self._connector.open_conversation(greeting))
+        self._use(await self._connector.open_conversation(await greeting()))
 
     def _use(self, rt: AsyncRealtimeConnection) -> None:
         self._rt, self.opened_at, self._down = rt, time.monotonic(), False

@@ -107,13 +107,11 @@ class CallSession(ModelInputs):
         self.recorder.start()
         self.log.info("call_started", caller=self.info.caller, direction=self.info.direction)
         try:
-            language = await self.deps.preferred_language(self.info.caller) if self._resume is None else None
-            greeting = greeting_instructions(self.deps.agent, self.info.direction, self.info.purpose, language)
             try:
                 if self._resume is not None:  # no greeting: the conversation so far, and why we are back
                     await self.link.reopen(replay_events(self.record), self._resume.note)
                 else:
-                    await self.link.open(self.call_sid, greeting)
+                    await self.link.open(self.call_sid, self._greeting)
             except Exception as error:  # connection refused, timeout, auth failure...
                 self.log.error("realtime_connect_failed", error=repr(error))
                 await self._fail_with_apology("realtime_connect_failed")
@@ -127,6 +125,11 @@ class CallSession(ModelInputs):
             await self._end.wait()
         finally:
             await self.close(self._end_reason)
+
+    async def _greeting(self) -> str:
+        """In the customer's preferred language when their record says one (a bounded read)."""
+        language = await self.deps.preferred_language(self.info.caller)
+        return greeting_instructions(self.deps.agent, self.info.direction, self.info.purpose, language)
 
     def end(self, reason: str) -> None:
         """Ask the call to end (from any task); the first reason wins."""
