@@ -38,6 +38,27 @@ def parse(text: str) -> tuple[dict[str, Any], str] | None:
         return None
 
 
+async def next_text(websocket: WebSocket, max_bytes: int, stream_log: Any) -> str | StreamClosed:
+    """The next text frame of a carrier socket (binary and oversized ones are dropped and counted), or
+    why the socket closed. Every carrier's stream reads through here."""
+    while True:
+        try:
+            message = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return StreamClosed("stream_closed")
+        if message["type"] == "websocket.disconnect":
+            code = message.get("code")
+            return StreamClosed("server_shutdown" if code == _SERVICE_RESTART else "stream_closed")
+        text: str | None = message.get("text")
+        if text is None:
+            metrics.DROPPED_MESSAGES.labels(reason="binary").inc()
+        elif len(text) > max_bytes:
+            metrics.DROPPED_MESSAGES.labels(reason="oversized").inc()
+            stream_log.warning("stream_message_oversized", size=len(text))
+        else:
+            return text
+
+
 def keypad_digit(value: object) -> Digit | Drop:
     return Digit(value) if isinstance(value, str) and len(value) == 1 and value in KEYPAD else "invalid"
 
@@ -65,21 +86,9 @@ class SocketStream:
         while True:
             if self._flushed:
                 return PlaybackMarkEcho(self._flushed.popleft())
-            try:
-                message = await self._ws.receive()
-            except (WebSocketDisconnect, RuntimeError):
-                return StreamClosed("stream_closed")
-            if message["type"] == "websocket.disconnect":
-                code = message.get("code")
-                return StreamClosed("server_shutdown" if code == _SERVICE_RESTART else "stream_closed")
-            text = message.get("text")
-            if text is None:
-                metrics.DROPPED_MESSAGES.labels(reason="binary").inc()
-                continue
-            if len(text) > self._max_bytes:
-                metrics.DROPPED_MESSAGES.labels(reason="oversized").inc()
-                self._log.warning("stream_message_oversized", size=len(text))
-                continue
+            text = await next_text(self._ws, self._max_bytes, self._log)
+            if isinstance(text, StreamClosed):
+                return text
             event = self.decode(text)
             if isinstance(event, str):
                 metrics.DROPPED_MESSAGES.labels(reason=event).inc()

@@ -31,14 +31,13 @@ from services.telephony.events import (
     StreamEvent,
     StreamStopped,
 )
+from services.telephony.socket_stream import next_text
 from utils.logger import get_logger
 
 log = get_logger(__name__)
 
 START_TIMEOUT_S = 10.0
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-# uvicorn closes live websockets with 1012 ("service restart") when the server shuts down.
-_SERVICE_RESTART = 1012
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,21 +149,9 @@ class TwilioMediaStream:
 
     async def receive(self) -> StreamEvent:
         while True:
-            try:
-                message = await self._ws.receive()
-            except (WebSocketDisconnect, RuntimeError):
-                return StreamClosed("stream_closed")
-            if message["type"] == "websocket.disconnect":
-                code = message.get("code")
-                return StreamClosed("server_shutdown" if code == _SERVICE_RESTART else "stream_closed")
-            text = message.get("text")
-            if text is None:
-                metrics.DROPPED_MESSAGES.labels(reason="binary").inc()
-                continue
-            if len(text) > self._max_bytes:
-                metrics.DROPPED_MESSAGES.labels(reason="oversized").inc()
-                self._log.warning("stream_message_oversized", size=len(text))
-                continue
+            text = await next_text(self._ws, self._max_bytes, self._log)
+            if isinstance(text, StreamClosed):
+                return text
             event = self.codec.decode(text)
             if isinstance(event, Dropped):
                 metrics.DROPPED_MESSAGES.labels(reason=event.reason).inc()
