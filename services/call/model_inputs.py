@@ -1,18 +1,23 @@
-"""What a call tells the model besides the caller's audio: system notes (with or without a reply),
-keys typed on the keypad, staff notes. A mixin of `CallSession`, kept apart so the orchestrator stays
+"""What a call tells the model besides the caller's audio: the greeting, system notes (with or without a
+reply), keys typed on the keypad, staff notes. A mixin of `CallSession`, kept apart so the orchestrator stays
 readable; it only uses the link, the record and the action slot."""
 
 from __future__ import annotations
 
 from models.call_record import CallRecord, TranscriptLine
 from services.call.playout import Playout
+from services.call.ports import CallDependencies
 from services.call.realtime_link import RealtimeLink, RealtimeLinkClosed
 from services.call.speech import ActionSlot
+from services.realtime.session_config import greeting_instructions
+from services.telephony.events import CallInfo
 
 STAFF_NOTE = "Note from support staff ({author}), for you only: use it, never read it out or mention it. {text}"
 
 
 class ModelInputs:
+    deps: CallDependencies
+    info: CallInfo
     link: RealtimeLink
     record: CallRecord
     actions: ActionSlot
@@ -20,6 +25,11 @@ class ModelInputs:
 
     def touch_record(self) -> None:
         raise NotImplementedError
+
+    async def greeting(self) -> str:
+        """In the customer's preferred language when their record says one (a bounded read)."""
+        language = await self.deps.preferred_language(self.info.caller)
+        return greeting_instructions(self.deps.agent, self.info.direction, self.info.purpose, language)
 
     async def tell_model(self, instruction: str) -> None:
         """Give the model a system note and let it speak about it (e.g. a failed transfer)."""

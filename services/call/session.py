@@ -47,7 +47,6 @@ from services.call.tool_runner import ToolRunner
 from services.call.transcript import Transcript
 from services.call.turn_timing import TurnTimer
 from services.call.watchdogs import enforce_max_duration, rotate_before_cap, watch_silence
-from services.realtime.session_config import greeting_instructions
 from services.telephony.events import AudioIn, Digit, MediaStream, PlaybackMarkEcho, StreamClosed, StreamStopped
 from services.tools.registry import ToolResult
 from utils.logger import get_logger
@@ -111,7 +110,7 @@ class CallSession(ModelInputs):
                 if self._resume is not None:  # no greeting: the conversation so far, and why we are back
                     await self.link.reopen(replay_events(self.record), self._resume.note)
                 else:
-                    await self.link.open(self.call_sid, self._greeting)
+                    await self.link.open(self.call_sid, self.greeting)
             except Exception as error:  # connection refused, timeout, auth failure...
                 self.log.error("realtime_connect_failed", error=repr(error))
                 await self._fail_with_apology("realtime_connect_failed")
@@ -125,11 +124,6 @@ class CallSession(ModelInputs):
             await self._end.wait()
         finally:
             await self.close(self._end_reason)
-
-    async def _greeting(self) -> str:
-        """In the customer's preferred language when their record says one (a bounded read)."""
-        language = await self.deps.preferred_language(self.info.caller)
-        return greeting_instructions(self.deps.agent, self.info.direction, self.info.purpose, language)
 
     def end(self, reason: str) -> None:
         """Ask the call to end (from any task); the first reason wins."""
@@ -264,7 +258,8 @@ class CallSession(ModelInputs):
 
     async def _on_audio_delta(self, event: dict[str, Any]) -> None:
         now = time.monotonic()
-        self._set_phase("speaking", unless=("greeting", "transferring"))
+        if self.record.phase in ("listening", "tool"):  # an answer's first audio: one compare per chunk after it
+            self._set_phase("speaking")
         if await self.playout.play(event, now) and self.timer.audio_sent(event.get("response_id"), now):
             self.touch_record()
 

@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import orjson
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from services.telephony.events import (
     AudioIn,
@@ -30,9 +30,8 @@ from services.telephony.events import (
     StreamStopped,
 )
 from services.telephony.exotel_audio import Rechunker, pcm16_b64_to_ulaw_b64, ulaw_to_pcm16
-from services.telephony.socket_stream import Drop, SocketStream, keypad_digit, parse
+from services.telephony.socket_stream import Drop, SocketStream, keypad_digit, parse, read_start_frame
 
-START_TIMEOUT_S = 10.0
 TAIL_IDLE_S = 0.06  # no audio from the model for this long: the line paused or ended, send what is left
 CALL_SID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 SAMPLE_RATE = "8000"
@@ -76,22 +75,8 @@ def decode(text: str) -> StreamEvent | Drop | None:
 
 async def read_start(websocket: WebSocket) -> ExotelStart | None:
     """`connected` then `start`; anything else first (or nothing in time) is not an Exotel stream."""
-    try:
-        async with asyncio.timeout(START_TIMEOUT_S):
-            for _ in range(2):
-                message = await websocket.receive()
-                text = message.get("text")
-                if message["type"] != "websocket.receive" or not isinstance(text, str) or len(text) > 16_384:
-                    return None
-                parsed = orjson.loads(text)
-                event = parsed.get("event") if isinstance(parsed, dict) else None
-                if event == "start":
-                    return _start(parsed.get("start"))
-                if event != "connected":
-                    return None
-    except (TimeoutError, ValueError, RuntimeError, WebSocketDisconnect):
-        return None
-    return None
+    parsed = await read_start_frame(websocket, frames=2)
+    return None if parsed is None else _start(parsed.get("start"))
 
 
 def _start(start: object) -> ExotelStart | None:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 import orjson
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from services.telephony.events import (
     AudioIn,
@@ -25,9 +25,8 @@ from services.telephony.events import (
     StreamStopped,
 )
 from services.telephony.plivo_rest import PlivoRest
-from services.telephony.socket_stream import Drop, SocketStream, keypad_digit, parse
+from services.telephony.socket_stream import Drop, SocketStream, keypad_digit, parse, read_start_frame
 
-START_TIMEOUT_S = 10.0
 HANG_UP_TIMEOUT_S = 3.0
 CALL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
@@ -88,25 +87,17 @@ class PlivoCodec:
 
 async def read_start(websocket: WebSocket) -> PlivoStart | None:
     """The first frame must be a well-formed `start`; anything else (or nothing in time) is not Plivo."""
-    try:
-        async with asyncio.timeout(START_TIMEOUT_S):
-            message = await websocket.receive()
-        text = message.get("text")
-        if message["type"] != "websocket.receive" or not isinstance(text, str) or len(text) > 16_384:
-            return None
-        parsed = orjson.loads(text)
-        start = parsed.get("start") if isinstance(parsed, dict) and parsed.get("event") == "start" else None
-        if not isinstance(start, dict):
-            return None
-        call_uuid, stream_id = start.get("callId"), start.get("streamId")
-        account = start.get("accountId", "")
-        if not (isinstance(call_uuid, str) and isinstance(stream_id, str) and isinstance(account, str)):
-            return None
-        if not CALL_UUID.fullmatch(call_uuid) or not 0 < len(stream_id) <= 64:
-            return None
-        return PlivoStart(call_uuid, stream_id, account)
-    except (TimeoutError, ValueError, RuntimeError, WebSocketDisconnect):
+    parsed = await read_start_frame(websocket, frames=1)
+    start = parsed.get("start") if parsed is not None else None
+    if not isinstance(start, dict):
         return None
+    call_uuid, stream_id = start.get("callId"), start.get("streamId")
+    account = start.get("accountId", "")
+    if not (isinstance(call_uuid, str) and isinstance(stream_id, str) and isinstance(account, str)):
+        return None
+    if not CALL_UUID.fullmatch(call_uuid) or not 0 < len(stream_id) <= 64:
+        return None
+    return PlivoStart(call_uuid, stream_id, account)
 
 
 class PlivoMediaStream(SocketStream):

@@ -59,6 +59,32 @@ async def next_text(websocket: WebSocket, max_bytes: int, stream_log: Any) -> st
             return text
 
 
+START_TIMEOUT_S = 10.0
+START_MAX_CHARS = 16_384
+
+
+async def read_start_frame(websocket: WebSocket, *, frames: int) -> dict[str, Any] | None:
+    """A carrier's `start` message as a JSON object, read before the stream is authenticated: within
+    `frames` frames (`connected` is the only one allowed before it) and START_TIMEOUT_S. Whatever a client
+    sends (binary frames, JSON that is not an object, a huge frame, nothing) ends in None, never an error."""
+    try:
+        async with asyncio.timeout(START_TIMEOUT_S):
+            for _ in range(frames):
+                message = await websocket.receive()
+                text = message.get("text")
+                if message["type"] != "websocket.receive" or not isinstance(text, str) or len(text) > START_MAX_CHARS:
+                    return None
+                parsed = orjson.loads(text)
+                event = parsed.get("event") if isinstance(parsed, dict) else None
+                if event == "start":
+                    return dict(parsed)
+                if event != "connected":
+                    return None
+    except (TimeoutError, ValueError, RuntimeError, WebSocketDisconnect):
+        return None
+    return None
+
+
 def keypad_digit(value: object) -> Digit | Drop:
     return Digit(value) if isinstance(value, str) and len(value) == 1 and value in KEYPAD else "invalid"
 

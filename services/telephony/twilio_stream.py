@@ -31,12 +31,11 @@ from services.telephony.events import (
     StreamEvent,
     StreamStopped,
 )
-from services.telephony.socket_stream import next_text
+from services.telephony.socket_stream import next_text, read_start_frame
 from utils.logger import get_logger
 
 log = get_logger(__name__)
 
-START_TIMEOUT_S = 10.0
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
@@ -111,27 +110,15 @@ def call_info(start: StartPayload) -> CallInfo:
 
 
 async def read_start(websocket: WebSocket) -> StartPayload | None:
-    """Read `connected` then `start`; anything else first (or nothing in time) means not a Twilio stream.
-
-    Whatever a client sends here — binary frames, JSON that is not an object, a huge or malformed start
-    — ends in None, never an exception: this runs before the stream is authenticated.
-    """
-    try:
-        async with asyncio.timeout(START_TIMEOUT_S):
-            for _ in range(3):  # `connected`, then `start`; a client that chatters is not Twilio
-                message = await websocket.receive()
-                text = message.get("text")
-                if message["type"] != "websocket.receive" or not isinstance(text, str) or len(text) > 16_384:
-                    return None
-                parsed = orjson.loads(text)
-                event = parsed.get("event") if isinstance(parsed, dict) else None
-                if event == "start":
-                    return StartMessage.model_validate(parsed).start
-                if event != "connected":
-                    return None
-    except (TimeoutError, ValueError, ValidationError, RuntimeError, WebSocketDisconnect):
+    """`connected` then `start`; anything else first (or nothing in time) means not a Twilio stream. A
+    malformed start ends in None too: this runs before the stream is authenticated."""
+    parsed = await read_start_frame(websocket, frames=3)  # a client that chatters is not Twilio
+    if parsed is None:
         return None
-    return None
+    try:
+        return StartMessage.model_validate(parsed).start
+    except ValidationError:
+        return None
 
 
 class TwilioMediaStream:
