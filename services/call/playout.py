@@ -1,9 +1,10 @@
 """What the caller hears: assistant audio out to the carrier, and which of it has played.
 
 `Playout` joins the two halves of that: the `PlaybackLedger` (marks sent and echoed, ms heard) and the
-`SpeechLog` (one `SpeechHandle` per response). It writes each audio chunk with a mark after it, turns
-mark echoes into "this line has played out", and on barge-in clears the carrier's queue and reports
-what the caller heard of the line that was cut off.
+`SpeechLog` (one `SpeechHandle` per response). It writes each audio chunk (with a mark when the ledger
+says one is due, and one at the end of each item's audio), turns mark echoes into "this line has
+played out", and on barge-in clears the carrier's queue and reports what the caller heard of the line
+that was cut off.
 """
 
 from __future__ import annotations
@@ -52,12 +53,21 @@ class Playout:
         handle = self.speech.get(event.get("response_id"))
         if handle is None or handle.interrupted:
             return False  # late audio of a response the caller interrupted
-        payload = event["delta"]
+        payload, item_id = event["delta"], event["item_id"]
+        if self.ledger.tail_item not in (None, item_id):
+            await self.seal()  # a new item before the last one's audio was closed
         duration_ms = mulaw_b64_duration_ms(payload)
-        mark = self.ledger.on_audio_sent(handle.response_id, event["item_id"], duration_ms, now)
+        mark = self.ledger.on_audio_sent(handle.response_id, item_id, duration_ms, now)
         handle.audio_sent(duration_ms)
         await self._stream.send_audio(payload, mark)
         return True
+
+    async def seal(self) -> None:
+        """The audio of the item playing is complete (or will get no more): mark its end, so its playout
+        is seen. Idempotent."""
+        mark = self.ledger.seal()
+        if mark is not None:
+            await self._stream.send_mark(mark)
 
     def mark_echoed(self, name: str) -> list[SpeechHandle]:
         """A mark came back; returns the lines that have now played out in full."""

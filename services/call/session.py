@@ -23,6 +23,7 @@ from openai.types.realtime import (
     InputAudioBufferSpeechStartedEvent,
     InputAudioBufferSpeechStoppedEvent,
     RealtimeErrorEvent,
+    ResponseAudioDoneEvent,
     ResponseAudioTranscriptDoneEvent,
     ResponseCreatedEvent,
     ResponseDoneEvent,
@@ -220,6 +221,7 @@ class CallSession(ModelInputs):
     async def _recover(self, reason: str) -> bool:
         # The old session's responses end here (audio already sent still plays); its tool batches are dropped.
         resume = self.playout.busy or self.tools.busy or self.transcript.caller_is_waiting()
+        await self.playout.seal()  # what was sent still plays: its end must be marked to be seen
         for handle in self.playout.abandon():
             self._start_if_ready(self.actions.line_played_out(handle))
         self.tools.forget_batches()
@@ -310,10 +312,14 @@ class CallSession(ModelInputs):
         self.timer.response_started(handle.response_id)
         self._start_if_ready(self.actions.response_started(handle))
 
+    async def _on_audio_done(self, event: ResponseAudioDoneEvent) -> None:
+        await self.playout.seal()
+
     async def _on_response_done(self, event: ResponseDoneEvent) -> None:
         response = event.response
         if response.id is None:
             return
+        await self.playout.seal()  # in case its audio's `done` was not seen
         handle = self.playout.response_done(response.id)
         if self.timer.response_done(response.id, response.usage):
             self.touch_record()
@@ -392,6 +398,7 @@ class CallSession(ModelInputs):
         "input_audio_buffer.speech_started": (InputAudioBufferSpeechStartedEvent, _on_speech_started),
         "input_audio_buffer.speech_stopped": (InputAudioBufferSpeechStoppedEvent, _on_speech_stopped),
         "response.created": (ResponseCreatedEvent, _on_response_created),
+        "response.output_audio.done": (ResponseAudioDoneEvent, _on_audio_done),
         "response.done": (ResponseDoneEvent, _on_response_done),
         "response.function_call_arguments.done": (ResponseFunctionCallArgumentsDoneEvent, _on_function_call),
         "response.output_audio_transcript.done": (ResponseAudioTranscriptDoneEvent, _on_assistant_transcript),

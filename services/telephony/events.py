@@ -69,8 +69,12 @@ class MediaStream(Protocol):
         """The next event; `StreamStopped` / `StreamClosed` is the last one."""
         ...
 
-    async def send_audio(self, payload: str, mark: str) -> None:
-        """Queue base64 μ-law for playback, followed by a mark echoed once it has played."""
+    async def send_audio(self, payload: str, mark: str | None) -> None:
+        """Queue base64 μ-law for playback, followed by a mark (if given) echoed once it has played."""
+        ...
+
+    async def send_mark(self, mark: str) -> None:
+        """A mark after the audio queued so far, echoed once all of it has played."""
         ...
 
     async def clear(self) -> None:

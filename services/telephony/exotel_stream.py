@@ -97,13 +97,14 @@ class _Chunk:
 
     exotel_mark: str
     marks: list[tuple[str, float]]  # (the call's mark, ms from the chunk's start where its audio ends)
+    ms: float  # the chunk's length
 
 
 class ExotelMediaStream(SocketStream):
-    """A live Exotel stream. Exotel's 200 ms minimum chunk is coarser than the call's marks (one per model
-    delta), so each chunk carries our own mark, and the call's marks inside a chunk are handed back on
-    the clock of that chunk's playout: it starts when the chunk before it is echoed (or at once, when
-    nothing was queued). Without that, "heard" would lag what played by up to a chunk (barge-in)."""
+    """A live Exotel stream. Exotel's 200 ms minimum chunk does not line up with the call's marks, so each
+    chunk carries our own mark, and the call's marks inside a chunk are handed back on the clock of that
+    chunk's playout: it starts when the chunk before it is echoed (or at once, when nothing was queued).
+    Without that, "heard" would lag what played by up to a chunk (barge-in)."""
 
     carrier = "exotel"
 
@@ -167,26 +168,36 @@ class ExotelMediaStream(SocketStream):
         if self._chunks:
             self._start_clock(self._chunks[0])  # the next chunk starts playing now
 
-    async def send_audio(self, payload: str, mark: str) -> None:
+    async def send_audio(self, payload: str, mark: str | None) -> None:
         try:
             pcm = ulaw_to_pcm16(base64.b64decode(payload, validate=True))
         except (binascii.Error, ValueError):
             return
         async with self._send_lock:
-            self._mark_sent(mark)
-            self._waiting.append((mark, self._rechunker.buffered + len(pcm)))
+            if mark is not None:
+                self._mark_sent(mark)
+                self._waiting.append((mark, self._rechunker.buffered + len(pcm)))
             await self._send_chunks(self._rechunker.feed(pcm))
         if self._tail is not None:
             self._tail.cancel()
         self._tail = asyncio.get_running_loop().call_later(TAIL_IDLE_S, self._start_tail)
 
+    async def send_mark(self, mark: str) -> None:
+        async with self._send_lock:
+            self._mark_sent(mark)
+            if self._rechunker.buffered:  # its audio ends with what is buffered (sent as the tail, if no more)
+                self._waiting.append((mark, self._rechunker.buffered))
+            elif self._chunks:  # at the end of the last chunk sent (handed back at its echo, at the latest)
+                self._chunks[-1].marks.append((mark, self._chunks[-1].ms))
+            else:  # everything sent has played
+                self._release(mark)
+
     async def _send_chunks(self, chunks: list[bytes]) -> None:
         frames: list[str] = []
         for data in chunks:
             self._chunk_count += 1
-            chunk = _Chunk(
-                f"x{self._chunk_count}", [(n, end / BYTES_PER_MS) for n, end in self._waiting if end <= len(data)]
-            )
+            marks = [(n, end / BYTES_PER_MS) for n, end in self._waiting if end <= len(data)]
+            chunk = _Chunk(f"x{self._chunk_count}", marks, len(data) / BYTES_PER_MS)
             self._waiting = [(name, end - len(data)) for name, end in self._waiting if end > len(data)]
             frames.append(_frame("media", self.info.stream_sid, {"payload": base64.b64encode(data).decode()}))
             frames.append(_frame("mark", self.info.stream_sid, {"name": chunk.exotel_mark}))

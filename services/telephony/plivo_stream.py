@@ -117,11 +117,19 @@ class PlivoMediaStream(SocketStream):
             self.stopped = True
         return event
 
-    async def send_audio(self, payload: str, mark: str) -> None:
-        play, checkpoint = self.codec.play(payload), self.codec.checkpoint(mark)
+    async def send_audio(self, payload: str, mark: str | None) -> None:
+        play = self.codec.play(payload)
+        async with self._send_lock:
+            if mark is None:
+                await self._write(play)
+                return
+            self._mark_sent(mark)
+            await self._write(play, self.codec.checkpoint(mark))
+
+    async def send_mark(self, mark: str) -> None:
         async with self._send_lock:
             self._mark_sent(mark)
-            await self._write(play, checkpoint)
+            await self._write(self.codec.checkpoint(mark))
 
     async def clear(self) -> None:
         async with self._send_lock:

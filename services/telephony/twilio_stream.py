@@ -148,12 +148,18 @@ class TwilioMediaStream:
             if event is not None:
                 return event
 
-    async def send_audio(self, payload: str, mark: str) -> None:
-        media, mark_frame = self.codec.media(payload), self.codec.mark(mark)
+    async def send_audio(self, payload: str, mark: str | None) -> None:
+        media = self.codec.media(payload)
         async with self._send_lock:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # closed under us: `receive` says so
                 await self._ws.send_text(media)
-                await self._ws.send_text(mark_frame)
+                if mark is not None:
+                    await self._ws.send_text(self.codec.mark(mark))
+
+    async def send_mark(self, mark: str) -> None:
+        async with self._send_lock:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await self._ws.send_text(self.codec.mark(mark))
 
     async def clear(self) -> None:
         async with self._send_lock:
