@@ -70,6 +70,7 @@ class AppServices:
         await self.twilio_rest.aclose()
         await self.carriers.aclose()
         await self.unsaved_records.aclose()  # call records the database refused: one last try
+        await self.stream_gate.aclose()  # stream claims still being written
         await self.console.aclose()
         await self.mongo.close()
 

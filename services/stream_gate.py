@@ -5,8 +5,10 @@ The answer webhook issues the token (`issue`); the carrier hands it back in the 
 trust (caller, called, direction, purpose, carrier) — and then claims the call's stream atomically in
 MongoDB, so a replayed token or a second stream is refused on any node, before any Realtime session.
 
-If the database cannot be reached within a second, the claim is made in this process only (logged
-and counted): the call still works, and replays are still refused on this node.
+The caller hears nothing until the stream is admitted, so the database gets `CLAIM_TIMEOUT_S` (an
+insert takes milliseconds on a healthy one): past that, the claim is made in this process (logged and
+counted) and the call goes on, replays are still refused on this node, and the insert is left to
+finish in the background, so other nodes see the claim once the database answers again.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from utils.logger import get_logger
 log = get_logger(__name__)
 
 CALL_SID = re.compile(r"^CA[0-9a-f]{32}$")
-CLAIM_TIMEOUT_S = 1.0
+CLAIM_TIMEOUT_S = 0.3  # dead air at the start of the call while we wait; a stalled database costs no more
 LOCAL_CLAIMS_KEPT = 10_000
 
 
@@ -35,6 +37,7 @@ class StreamGate:
         self._tokens = tokens
         self._claims = claims
         self._local: OrderedDict[str, None] = OrderedDict()  # claims made here (bounded)
+        self._late: set[asyncio.Task[bool]] = set()  # claims still being written after we stopped waiting
 
     def issue(self, call_sid: str, parameters: Mapping[str, str]) -> str:
         return self._tokens.issue(call_sid, parameters)
@@ -59,14 +62,28 @@ class StreamGate:
         claim_id = f"{call_sid}:{parameters['leg']}" if parameters.get("leg") else call_sid
         if claim_id in self._local:
             return "replayed"
+        self._remember(claim_id)  # before the first await: a second stream here is refused at once
+        write = asyncio.ensure_future(self._claims.claim(claim_id, claims.nonce, carrier))
         try:
-            first = await asyncio.wait_for(self._claims.claim(claim_id, claims.nonce, carrier), CLAIM_TIMEOUT_S)
+            first = await asyncio.wait_for(asyncio.shield(write), CLAIM_TIMEOUT_S)
         except (PyMongoError, TimeoutError) as error:
             metrics.DB_ERRORS.labels(operation="stream_claim").inc()
             log.warning("stream_claim_local_only", call_sid=call_sid, error=type(error).__name__)
+            if not write.done():
+                self._late.add(write)
+                write.add_done_callback(self._late_claim_done)
             first = True
-        self._remember(claim_id)
         return None if first else "replayed"
+
+    def _late_claim_done(self, write: asyncio.Task[bool]) -> None:
+        self._late.discard(write)
+        if not write.cancelled() and write.exception() is None and not write.result():
+            log.warning("stream_claim_conflict")  # another node had claimed it while we could not tell
+
+    async def aclose(self) -> None:
+        """Let the claims still being written finish (bounded), so shutdown loses none of them."""
+        if self._late:
+            await asyncio.wait(self._late, timeout=2)
 
     async def already_started(self, call_sid: str) -> bool:
         """Whether the call's stream has started (a late or forged answer webhook for it is refused)."""
