@@ -17,7 +17,8 @@ Instrumentation (none of it changes the app's behaviour):
   started from uvicorn's `callback_notify` hook, i.e. in the server's own loop right after start-up.
 - `--cpu N`: pin the process to CPU N before any thread starts (every thread inherits it).
 
-Experiment, not the product: `--gc-freeze` runs `gc.collect(); gc.freeze()` after the imports and the
+Experiments, not the product: `--gc-gen0 N` sets the collector's generation-0 threshold (no effect
+measured: bench/README.md, "Round two"); `--gc-freeze` runs `gc.collect(); gc.freeze()` after the imports and the
 settings, before serving. (The product's lifespan has done the same since the benchmark found the
 problem, so today this only moves a few more objects out of the collector's reach.)
 """
@@ -128,6 +129,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stats-file", type=Path, help="record loop lag and full-GC pauses here (see above)")
     parser.add_argument("--cpu", type=int, help="pin the process to this CPU")
     parser.add_argument("--gc-freeze", action="store_true", help="experiment: gc.collect(); gc.freeze() first")
+    parser.add_argument("--gc-gen0", type=int, help="experiment: the collector's generation-0 threshold")
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": args.log_level}
     for flag, name in (
@@ -160,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.gc_freeze:
         gc.collect()
         gc.freeze()
+    if args.gc_gen0:
+        gc.set_threshold(args.gc_gen0, *gc.get_threshold()[1:])
     try:
         app_module.serve(settings, **(instrumentation.uvicorn_options() if instrumentation else {}))
     finally:

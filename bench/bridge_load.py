@@ -87,7 +87,8 @@ APPENDS_ALWAYS_VALIDATED = 50
 APPEND_VALIDATION_EVERY = 25
 APP_CPU = 0  # with --pin (default on 2+ cores): the app's core; the benchmark and FerretDB get the others
 DEFAULT_CALLS = "1,25,50,100,200"
-APP_PATCHES = {"gc-freeze": "--gc-freeze"}  # --app-patch name -> flag of bench.app_server (experiments)
+# --app-patch name -> flag of bench.app_server (experiments)
+APP_PATCHES = {"gc-freeze": "--gc-freeze", "gc-gen0-20k": "--gc-gen0=20000"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -163,8 +164,11 @@ class AppProcess:
 
     health_path = "/health"
 
-    def __init__(self, options: list[str], env: dict[str, str], port: int, workdir: Path) -> None:
+    def __init__(
+        self, options: list[str], env: dict[str, str], port: int, workdir: Path, *, stats: bool = True
+    ) -> None:
         self.options = options  # bench.app_server's command line, without --port / --stats-file
+        self.stats = stats  # run the app's loop-lag probe (a 10 ms timer: ~2 % of a core of its own)
         self.env = env
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -179,8 +183,8 @@ class AppProcess:
         return self.process.pid
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "bench.app_server", "--port", str(self.port)]
-        return [*command, *self.options, "--stats-file", str(self.stats_path)]
+        command = [sys.executable, "-m", "bench.app_server", "--port", str(self.port), *self.options]
+        return [*command, "--stats-file", str(self.stats_path)] if self.stats else command
 
     def start(self) -> None:
         self.stats_path.unlink(missing_ok=True)
