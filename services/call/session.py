@@ -89,7 +89,7 @@ class CallSession(ModelInputs):
         self.tasks = CallTasks(self.call_sid)
         self._speech_active = False
         self._caller_turns = 0
-        self.summaries = CallSummaries(self.link, self.record)
+        self.summaries = CallSummaries(self.link, self.record, on_usage=self.timer.response_done)
         self.keypad = Keypad(self, pause_s=deps.settings.keypad_pause_s, key_map=deps.settings.keypad_keys)
         self.failure = CallFailure(
             deps.failure_notice, self.info, self.record, self.touch_record, self.transcript.summary, self.log

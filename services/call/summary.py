@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
+from openai.types.realtime import RealtimeResponseUsage
 
 from models.call_record import CallRecord, CallSummary, Disposition
 from services.call.realtime_link import RealtimeLink, RealtimeLinkClosed
@@ -100,9 +102,10 @@ def parse(text: str | None) -> dict[str, str] | None:
 class CallSummaries:
     """Asks the model for the summary out of band, one request at a time, and reads its events."""
 
-    def __init__(self, link: RealtimeLink, record: CallRecord) -> None:
+    def __init__(self, link: RealtimeLink, record: CallRecord, on_usage: Callable[[str, Any], object]) -> None:
         self._link = link
         self._record = record
+        self._on_usage = on_usage  # the summary's tokens are billed like any response's (`TurnTimer.response_done`)
         self._answer: asyncio.Future[str | None] | None = None
         self._request: asyncio.Task[dict[str, str] | None] | None = None
         self._response_id: str | None = None
@@ -125,9 +128,13 @@ class CallSummaries:
             return False
         if event_type == "response.output_text.done":
             self._text = event.get("text")
-        elif event_type == "response.done" and self._answer is not None and not self._answer.done():
-            completed = (event.get("response") or {}).get("status") == "completed"
-            self._answer.set_result(self._text if completed else None)
+        elif event_type == "response.done":
+            response = event.get("response") or {}
+            with contextlib.suppress(ValueError):  # a usage we cannot read is not billed, nothing else fails
+                if response.get("usage") is not None:
+                    self._on_usage(response_id, RealtimeResponseUsage.model_validate(response["usage"]))
+            if self._answer is not None and not self._answer.done():
+                self._answer.set_result(self._text if response.get("status") == "completed" else None)
         return True
 
     def start(self) -> None:

@@ -40,6 +40,9 @@ async def one_turn_call(mongo_uri: str, database_name: str, out_of_band_text: st
         await call.hangup()
         record = await wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") and r.get("summary"))
         assert call.received_media_bytes == heard, "the caller hears nothing of the summary"
+        billed = [event["response"]["usage"]["total_tokens"] for event in session.events("response.done")]
+        assert len(billed) == len(session.responses) + len(session.out_of_band_responses)
+        assert record["usage"]["total_tokens"] == sum(billed), "every response is billed, the summary's too"
         return record, session.out_of_band_responses
 
 
