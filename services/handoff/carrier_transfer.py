@@ -1,9 +1,10 @@
-"""What a transfer writes on the call record, whichever carrier moves the call (Plivo, Exotel)."""
+"""What a transfer writes on the call record, whichever carrier moves the call (Twilio, Plivo, Exotel)."""
 
 from __future__ import annotations
 
 from models.call_record import TransferInfo
 from models.tools import TransferRequested
+from services import metrics
 from services.call.ports import CallControl
 from utils.privacy import mask_phone
 
@@ -19,3 +20,12 @@ def mark_dialing(call: CallControl, request: TransferRequested, agent_number: st
     )
     call.record.status = "transferred"
     call.touch_record()
+
+
+def mark_redirect_failed(call: CallControl) -> None:
+    """The carrier refused to move the call: it goes on with us, and the record says the transfer failed."""
+    call.record.status = "in_progress"
+    if call.record.transfer is not None:
+        call.record.transfer.status = "failed"
+    call.touch_record()
+    metrics.TRANSFERS.labels(outcome="redirect_failed").inc()

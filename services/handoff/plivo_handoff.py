@@ -12,7 +12,7 @@ from models.tools import TransferRequested
 from services import metrics
 from services.call.ports import CallControl
 from services.handoff.apology import CarrierApology
-from services.handoff.carrier_transfer import mark_dialing
+from services.handoff.carrier_transfer import mark_dialing, mark_redirect_failed
 from services.telephony.events import CallInfo
 from services.telephony.plivo_rest import PlivoCallEnded, PlivoRest
 from utils.logger import get_logger
@@ -26,7 +26,7 @@ class PlivoTransfer:
         self._rest = rest
 
     async def transfer(self, call: CallControl, request: TransferRequested) -> bool:
-        record, call_uuid = call.record, call.info.call_sid
+        call_uuid = call.info.call_sid
         if not self._settings.human_agent_number:
             metrics.TRANSFERS.labels(outcome="unconfigured").inc()
             return False
@@ -34,11 +34,7 @@ class PlivoTransfer:
         try:
             await self._rest.transfer(call_uuid, self._settings.public_url("/plivo/transfer"))
         except Exception as error:
-            record.status = "in_progress"
-            if record.transfer is not None:
-                record.transfer.status = "failed"
-            call.touch_record()
-            metrics.TRANSFERS.labels(outcome="redirect_failed").inc()
+            mark_redirect_failed(call)
             log.error("plivo_transfer_failed", call_sid=call_uuid, error=type(error).__name__)
             return False
         metrics.TRANSFERS.labels(outcome="dialing").inc()

@@ -16,15 +16,14 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from config.agent_file import agent_number_for
 from config.settings import Settings
-from models.call_record import TransferInfo
 from models.tools import TransferRequested
 from services import metrics
 from services.call.ports import CallControl
 from services.call_tokens import CallTokens
+from services.handoff.carrier_transfer import mark_dialing, mark_redirect_failed
 from services.store.transfers import TransferRepository
 from services.telephony.twilio_rest import RETRY_ATTEMPTS, TwilioRest
 from utils.logger import get_logger
-from utils.privacy import mask_phone
 
 log = get_logger(__name__)
 
@@ -75,19 +74,10 @@ class HumanHandoff:
         return str(response)
 
     async def transfer(self, call: CallControl, request: TransferRequested) -> bool:
-        record = call.record
         # The record says "dialing" before the redirect: Twilio's `stop` (caused by the redirect) can end
         # the session, and cancel this task, before the REST reply arrives, and the final write must
         # already carry the transfer.
-        record.transfer = TransferInfo(
-            status="dialing",
-            reason=request.reason,
-            department=request.department,
-            summary=request.summary,
-            agent_number_masked=mask_phone(self.agent_number(request.department) or ""),
-        )
-        record.status = "transferred"
-        call.touch_record()
+        mark_dialing(call, request, self.agent_number(request.department))
         # Shielded: the bookkeeping after the redirect must finish even when the session closes first.
         task = asyncio.ensure_future(self._redirect_to_agent(call))
         _BACKGROUND.add(task)
@@ -100,11 +90,7 @@ class HumanHandoff:
             department = record.transfer.department if record.transfer is not None else None
             await self._rest.redirect_call(call_sid, self.dial_twiml(call_sid, department))
         except Exception as error:
-            record.status = "in_progress"
-            if record.transfer is not None:
-                record.transfer.status = "failed"
-            call.touch_record()
-            metrics.TRANSFERS.labels(outcome="redirect_failed").inc()
+            mark_redirect_failed(call)
             log.error("transfer_redirect_failed", call_sid=call_sid, error=repr(error)[:300])
             await self._transfers.set_status(call_sid, "failed")  # best effort, never raises
             return False
