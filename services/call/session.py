@@ -18,22 +18,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import structlog
-from openai.types.realtime import (
-    ConversationItemInputAudioTranscriptionCompletedEvent,
-    InputAudioBufferSpeechStartedEvent,
-    InputAudioBufferSpeechStoppedEvent,
-    RealtimeErrorEvent,
-    ResponseAudioDoneEvent,
-    ResponseAudioTranscriptDoneEvent,
-    ResponseCreatedEvent,
-    ResponseDoneEvent,
-    ResponseFunctionCallArgumentsDoneEvent,
-)
-from pydantic import BaseModel
 
 from models.call_record import CallPhase, CallRecord, TranscriptLine
 from models.tools import TransferRequested
 from services import metrics
+from services.call import server_events as ev
 from services.call.call_tasks import CallTasks
 from services.call.continuity import Continuity, ResumedLeg, note_realtime_error
 from services.call.failure import CallFailure
@@ -243,14 +232,11 @@ class CallSession(ModelInputs):
                     continue
                 if self.summaries.active and self.summaries.take(event_type, event):
                     continue  # the summary's out-of-band response: nothing to say or play
-                handled = self._control_handlers.get(event_type)
-                if handled is None:
-                    continue  # e.g. transcript deltas: nothing to build
-                model, handler = handled
+                handler = self._control_handlers.get(event_type)
+                if handler is None:
+                    continue  # e.g. transcript deltas: nothing to type
                 try:
-                    # The event's own model from the dict already parsed (~2-30 µs), not the SDK's
-                    # `parse_event` of the raw bytes over the whole union (~60-150 µs).
-                    parsed = model.model_validate(event)
+                    parsed = ev.typed(event_type, event)
                 except ValueError:
                     self.log.warning("realtime_event_unparsed", event_type=event_type)
                     continue
@@ -269,7 +255,7 @@ class CallSession(ModelInputs):
         if await self.playout.play(event, now) and self.timer.audio_sent(event.get("response_id"), now):
             self.touch_record()
 
-    async def _on_speech_started(self, event: InputAudioBufferSpeechStartedEvent) -> None:
+    async def _on_speech_started(self, event: ev.SpeechStarted) -> None:
         self._speech_active = True
         self.link.caller_speaking(True)
         self._set_phase("listening", unless=("tool", "transferring"))
@@ -299,23 +285,23 @@ class CallSession(ModelInputs):
         heard, sent = interruption.audio_end_ms, round(interruption.sent_ms)
         self.log.info("barge_in", item_id=interruption.item_id, heard_ms=heard, sent_ms=sent)
 
-    async def _on_speech_stopped(self, event: InputAudioBufferSpeechStoppedEvent) -> None:
+    async def _on_speech_stopped(self, event: ev.SpeechStopped) -> None:
         self._speech_active = False
         self.link.caller_speaking(False)
         self.timer.speech_stopped()
         self.transcript.caller_turn(event.item_id)
 
-    async def _on_response_created(self, event: ResponseCreatedEvent) -> None:
+    async def _on_response_created(self, event: ev.ResponseCreated) -> None:
         if event.response.id is None:
             return  # the API always sends one; without it no audio could be matched to the response
         handle = self.playout.response_started(event.response.id)
         self.timer.response_started(handle.response_id)
         self._start_if_ready(self.actions.response_started(handle))
 
-    async def _on_audio_done(self, event: ResponseAudioDoneEvent) -> None:
+    async def _on_audio_done(self, event: ev.AudioDone) -> None:
         await self.playout.seal()
 
-    async def _on_response_done(self, event: ResponseDoneEvent) -> None:
+    async def _on_response_done(self, event: ev.ResponseDone) -> None:
         response = event.response
         if response.id is None:
             return
@@ -330,19 +316,19 @@ class CallSession(ModelInputs):
             self._start_if_ready(self.actions.line_played_out(handle))
         await self.tools.response_done(response.id)
 
-    async def _on_caller_transcript(self, event: ConversationItemInputAudioTranscriptionCompletedEvent) -> None:
+    async def _on_caller_transcript(self, event: ev.CallerTranscript) -> None:
         if self.transcript.add_caller(event.item_id, event.transcript):
             self.touch_record()
 
-    async def _on_assistant_transcript(self, event: ResponseAudioTranscriptDoneEvent) -> None:
+    async def _on_assistant_transcript(self, event: ev.AssistantTranscript) -> None:
         if self.transcript.add_assistant(event.item_id, event.transcript):
             self.touch_record()
 
-    async def _on_error(self, event: RealtimeErrorEvent) -> None:
+    async def _on_error(self, event: ev.ServerError) -> None:
         if note_realtime_error(self.record, event.error):
             self.touch_record()
 
-    async def _on_function_call(self, event: ResponseFunctionCallArgumentsDoneEvent) -> None:
+    async def _on_function_call(self, event: ev.FunctionCall) -> None:
         self._set_phase("tool", unless=("transferring",))
         self.tools.start(event.response_id, event.call_id, event.name, event.arguments)
 
@@ -393,18 +379,15 @@ class CallSession(ModelInputs):
         self.touch_record()
         await self.tell_model(TRANSFER_FAILED_NOTE)
 
-    # Each handler takes the SDK's model of its own event type (the dict's value type cannot say which).
-    _control_handlers: ClassVar[dict[str, tuple[type[BaseModel], Callable[[CallSession, Any], Awaitable[None]]]]] = {
-        "input_audio_buffer.speech_started": (InputAudioBufferSpeechStartedEvent, _on_speech_started),
-        "input_audio_buffer.speech_stopped": (InputAudioBufferSpeechStoppedEvent, _on_speech_stopped),
-        "response.created": (ResponseCreatedEvent, _on_response_created),
-        "response.output_audio.done": (ResponseAudioDoneEvent, _on_audio_done),
-        "response.done": (ResponseDoneEvent, _on_response_done),
-        "response.function_call_arguments.done": (ResponseFunctionCallArgumentsDoneEvent, _on_function_call),
-        "response.output_audio_transcript.done": (ResponseAudioTranscriptDoneEvent, _on_assistant_transcript),
-        "conversation.item.input_audio_transcription.completed": (
-            ConversationItemInputAudioTranscriptionCompletedEvent,
-            _on_caller_transcript,
-        ),
-        "error": (RealtimeErrorEvent, _on_error),
+    # Each handler takes the SDK's model of its own event type (`server_events.HANDLED`, the same keys).
+    _control_handlers: ClassVar[dict[str, Callable[[CallSession, Any], Awaitable[None]]]] = {
+        "input_audio_buffer.speech_started": _on_speech_started,
+        "input_audio_buffer.speech_stopped": _on_speech_stopped,
+        "response.created": _on_response_created,
+        "response.output_audio.done": _on_audio_done,
+        "response.done": _on_response_done,
+        "response.function_call_arguments.done": _on_function_call,
+        "response.output_audio_transcript.done": _on_assistant_transcript,
+        "conversation.item.input_audio_transcription.completed": _on_caller_transcript,
+        "error": _on_error,
     }
