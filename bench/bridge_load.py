@@ -16,8 +16,8 @@ counted), then N calls start, staggered over --stagger seconds. Each call:
 3. hangs up.
 
 **Inbound relay latency** = a Twilio media frame sent by the simulator → the fake Realtime server
-reading the matching `input_audio_buffer.append` (both stamped with this process's `loop.time()`;
-frames are matched by position, checked on each call's first speech frame).
+reading the `input_audio_buffer.append` holding its last byte (both stamped with this process's `loop.time()`;
+frames are matched by audio byte offset, `bench.byte_probe`, checked on each call's first speech frame).
 
 Measurement hygiene (through the fakes' public hooks; their defaults are what the tests use):
 - with 2+ cores the app is pinned to CPU 0 and this process to the others; FerretDB runs at
@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import functools
 import gc
@@ -165,10 +164,10 @@ class AppProcess:
     health_path = "/health"
 
     def __init__(
-        self, options: list[str], env: dict[str, str], port: int, workdir: Path, *, stats: bool = True
+        self, options: list[str], env: dict[str, str], port: int, workdir: Path, *, probe: bool = True
     ) -> None:
         self.options = options  # bench.app_server's command line, without --port / --stats-file
-        self.stats = stats  # run the app's loop-lag probe (a 10 ms timer: ~2 % of a core of its own)
+        self.probe = probe  # run the app's loop-lag probe (a 10 ms timer: ~2 % of a core of its own)
         self.env = env
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -184,7 +183,7 @@ class AppProcess:
 
     def command(self) -> list[str]:
         command = [sys.executable, "-m", "bench.app_server", "--port", str(self.port), *self.options]
-        return [*command, "--stats-file", str(self.stats_path)] if self.stats else command
+        return [*command, "--stats-file", str(self.stats_path)] if self.probe else command
 
     def start(self) -> None:
         self.stats_path.unlink(missing_ok=True)
@@ -283,13 +282,12 @@ class SessionProbe:
 
 
 class RelayProbe:
-    """Timestamps every append the fake Realtime server reads, and samples their validation, through the
-    fake's hooks: `on_session` (a SessionProbe per session), `on_client_event` (the loop.time() the fake
-    started reading each client event) and `validate_incoming`. A session is tied to its call by the
-    call's first speech frame, which is unique per call."""
+    """The fake Realtime server's hooks a relay probe answers: `on_session` (a SessionProbe per session),
+    `on_client_event` (the loop.time() the fake started reading each client event) and
+    `validate_incoming` (sampled validation, here). Matching appends to frames is by audio byte offset,
+    in `bench.byte_probe.ByteRelayProbe`: the app coalesces frames, so indices do not line up."""
 
     def __init__(self) -> None:
-        self.speech_index: dict[str, int] = {}  # base64 of a call's first speech frame -> call index
         self.sessions: list[SessionProbe] = []
         self._by_session: dict[FakeSession, SessionProbe] = {}
 
@@ -300,16 +298,9 @@ class RelayProbe:
         self._by_session[session] = probe
 
     def on_client_event(self, session: FakeSession, event: Any, received_at: float) -> None:
-        """`on_client_event` hook: record when each append was read, and find the call it belongs to."""
-        if not isinstance(event, dict) or event.get("type") != "input_audio_buffer.append":
-            return
-        probe = self._by_session[session]
-        probe.rx.append(received_at)
-        if probe.call is None:
-            audio = event.get("audio")
-            found = self.speech_index.get(audio) if isinstance(audio, str) else None
-            if found is not None:
-                probe.call, probe.first_speech_rx = found, len(probe.rx) - 1
+        """`on_client_event` hook: when each append was read."""
+        if isinstance(event, dict) and event.get("type") == "input_audio_buffer.append":
+            self._by_session[session].rx.append(received_at)
 
     def validate(self, session: FakeSession, event: dict[str, Any]) -> bool:
         """`validate_incoming` hook. Every client event is validated strictly, except that of the
@@ -552,7 +543,10 @@ async def app_latencies(mongo_uri: str, database: str, sids: list[str]) -> tuple
 
 
 async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir: Path) -> Level:
-    probe = RelayProbe()
+    from bench.byte_probe import ByteRelayProbe, inbound_delays  # it builds on this module's RelayProbe
+
+    # The app coalesces frames into fewer appends: frames are matched by audio byte offset, not index.
+    probe = ByteRelayProbe()
     # One greeting pitch for every session (the default varies it per session): with the memoised tone()
     # the greeting audio is synthesised once, here, instead of in the middle of the measurement.
     script = Script(greeting_ms=GREETING_MS, reply_ms=REPLY_MS, response_latency_s=0.0, tone_hz=GREETING_HZ)
@@ -595,7 +589,7 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
         stats0 = app.stats()
 
         speeches = [speech_for(i) for i in range(n)]
-        probe.speech_index.update({base64.b64encode(s[:FRAME_BYTES]).decode(): i for i, s in enumerate(speeches)})
+        probe.speech_frames.update({s[:FRAME_BYTES]: i for i, s in enumerate(speeches)})
         loop = asyncio.get_running_loop()
         cpu0, bench0, db0, busy0, wall0 = proc_cpu(app.pid), self_cpu_s(), db_cpu(mongo), machine_busy_s(), loop.time()
         bench_lag.start()
@@ -641,26 +635,24 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
         except AssertionError as problem:  # FakeServerBug: the fake itself crashed
             realtime_problems.append(str(problem)[:2000])
 
-    # Inbound relay: k-th frame the simulator sent ↔ k-th append the fake read, for each call whose
-    # first speech frame sits at the same position on both sides (i.e. nothing was lost or reordered).
+    # Inbound relay: each frame the simulator sent ↔ the append holding its last byte, for each call whose
+    # first speech frame sits at the same byte offset on both sides (i.e. nothing was lost or reordered).
     by_call = {p.call: p for p in probe.sessions if p.call is not None}
     relay: list[float] = []
     relay_calls = frames_sent = frames_appended = setup_frames = 0
     for result in results:
         frames_sent += len(result.sent)
-        session_probe = by_call.get(result.index)
+        matched = by_call.get(result.index)
+        session_probe = probe.probes.get(matched.session) if matched is not None else None
         if session_probe is None:
             continue
-        frames_appended += len(session_probe.rx)
+        frames_appended += session_probe.in_bytes // FRAME_BYTES
         if session_probe.first_speech_rx is not None and session_probe.first_speech_rx == result.first_speech_frame:
             relay_calls += 1
             # Frames sent before the app had its Realtime session wait for call set-up: counted apart.
-            opened = session_probe.rx[0] if session_probe.rx else math.inf
-            for tx, rx in zip(result.sent, session_probe.rx, strict=False):
-                if tx < opened:
-                    setup_frames += 1
-                else:
-                    relay.append((rx - tx) * 1000)
+            delays, skipped = inbound_delays(result.sent, session_probe)
+            relay += delays
+            setup_frames += skipped
     return Level(
         calls=n,
         results=results,
@@ -786,8 +778,8 @@ def report(levels: list[Level], args: argparse.Namespace, elapsed_s: float) -> s
     lines += [
         "",
         f"- Relay matched on {sum(lv.relay_calls for lv in levels)} of {sum(lv.calls for lv in levels)} calls "
-        "(frames matched by position; the first speech frame sits at the same index on both sides). Frames the "
-        "phone sent while the app was still opening its Realtime session are left out of the relay figures: "
+        "(frames matched by audio byte offset; the first speech frame sits at the same offset on both sides). "
+        "Frames the phone sent while the app was still opening its Realtime session are left out of the relay figures: "
         + ", ".join(f"{lv.setup_frames / max(lv.relay_calls, 1):.1f}" for lv in levels)
         + " per call.",
         "- Idle app process (no call; uvicorn, timers and the 10 ms lag probe itself), CPU %: "

@@ -108,7 +108,7 @@ def make_bridge(target: str, args: argparse.Namespace, workdir: Path, urls: tupl
         options = bl.app_options(mongo_uri, f"bench_sbs_{uuid.uuid4().hex[:8]}", realtime_url, rest_url)
         pin = ["--cpu", str(bl.APP_CPU)] if args.pin else []
         # No loop-lag probe: nothing here reads it, and the other targets carry none.
-        return bl.AppProcess([*options, *pin], bl.app_env(), port, workdir, stats=False)
+        return bl.AppProcess([*options, *pin], bl.app_env(), port, workdir, probe=False)
     if target == "bare":
         argv = [sys.executable, "-m", "bench.bare_relay", "--port", str(port), "--realtime-url", realtime_url]
         return Bridge(argv, bl.app_env(), port, workdir, "/health", args.pin)
