@@ -16,6 +16,7 @@ from config.settings import Settings
 from services.admission import CallAdmission, CallbackTickets, Drain
 from services.call.live_calls import LiveCalls
 from services.call.ports import CallDependencies
+from services.call.record_batcher import RecordChangeBatcher
 from services.call.record_writer import CallRecordWriter
 from services.call.unsaved_records import UnsavedRecords
 from services.call_tokens import CallTokens, TokenPurpose
@@ -59,6 +60,7 @@ class AppServices:
     admission: CallAdmission
     drain: Drain
     unsaved_records: UnsavedRecords
+    record_changes: RecordChangeBatcher
     console: ConsoleServices
     carriers: Carriers
 
@@ -69,6 +71,7 @@ class AppServices:
         await self.callbacks.aclose()  # texts under way, before their REST client closes
         await self.twilio_rest.aclose()
         await self.carriers.aclose()
+        await self.record_changes.aclose()  # live records' last changes, one command
         await self.unsaved_records.aclose()  # call records the database refused: one last try
         await self.stream_gate.aclose()  # stream claims still being written
         await self.console.aclose()
@@ -80,6 +83,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
     mongo = create_mongo_client(settings.mongodb_uri)
     db = Database(mongo, settings.mongodb_database, call_record_retention_days=settings.call_record_retention_days)
     unsaved_records = UnsavedRecords(db.calls)
+    record_changes = RecordChangeBatcher(db.calls)
     tools = build_tool_registry()
     connector = RealtimeConnector(settings, agent, tools.session_tools())
     preopened = PreopenedRealtime() if settings.openai_preopen else None
@@ -104,7 +108,9 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         preopened=preopened,
         tools=tools,
         new_tool_context=_tool_context_factory(settings, agent, db, texter),
-        new_record_writer=lambda record: CallRecordWriter(db.calls, record, on_unsaved=unsaved_records.add),
+        new_record_writer=lambda record: CallRecordWriter(
+            db.calls, record, on_unsaved=unsaved_records.add, changes=record_changes
+        ),
         transfers=handoff,
         failure_notice=apology,
         tickets=texter,
@@ -138,6 +144,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         admission=admission,
         drain=Drain(admission, live_calls, callbacks, settings.drain_timeout_s),
         unsaved_records=unsaved_records,
+        record_changes=record_changes,
         console=build_console(settings, db, note_delivery=live_commands),
         carriers=build_carriers(settings, call_deps, apology),
     )

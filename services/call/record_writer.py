@@ -6,6 +6,8 @@ the last interval. The first write is the whole record (`CallRepository.save`, a
 call sid); every later one only what changed since (`services.call.record_delta`), so the bytes
 written per call-minute stay flat however long the call. All are single-document updates, idempotent,
 no transactions needed. `close()` writes the final state; a failed write is retried on the next tick.
+The incremental writes of all live calls go out together through one `RecordChangeBatcher` when the
+app gives one; the first and the final writes go straight to the database.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from models.call_record import CallRecord, TranscriptLine, utc_now
 from services.call.record_delta import RecordDelta
@@ -23,6 +26,12 @@ from utils.logger import get_logger
 log = get_logger(__name__)
 
 
+class ChangesSink(Protocol):
+    """Where incremental updates go: the repository itself, or a `RecordChangeBatcher` in front of it."""
+
+    async def save_changes(self, call_sid: str, update: dict[str, Any]) -> bool | None: ...
+
+
 class CallRecordWriter:
     def __init__(
         self,
@@ -30,8 +39,10 @@ class CallRecordWriter:
         record: CallRecord,
         flush_interval_s: float = 1.0,
         on_unsaved: Callable[[CallRecord], None] | None = None,
+        changes: ChangesSink | None = None,
     ) -> None:
         self._calls = calls
+        self._changes: ChangesSink = changes or calls
         self._on_unsaved = on_unsaved  # where a final state the database refused goes to be retried
         self.record = record
         self._interval = flush_interval_s
@@ -94,7 +105,7 @@ class CallRecordWriter:
             # `save` serialises the record before its first await: nothing can change in between.
             self.sealed = self.sealed or final
             try:
-                return await self._write()
+                return await self._write(final=final)
             except Exception as error:
                 # Not a database error (those `save` handles): e.g. a value BSON cannot encode. The loop
                 # must live on, and the change stays pending, so a later valid state is still written.
@@ -102,7 +113,7 @@ class CallRecordWriter:
                 log.error("call_record_write_failed", call_sid=self.record.call_sid, error=type(error).__name__)
                 return False
 
-    async def _write(self) -> bool:
+    async def _write(self, *, final: bool = False) -> bool:
         # Whatever is written is taken from the record before the first await.
         if self._in_full:
             self.record.updated_at = utc_now()
@@ -116,7 +127,9 @@ class CallRecordWriter:
         pending.update.setdefault("$set", {})["updated_at"] = self.record.updated_at
         saved: bool | None = False
         try:
-            saved = await self._calls.save_changes(self.record.call_sid, pending.update)
+            # The final state goes straight out: it ends the call, nothing else is worth waiting for.
+            sink = self._calls if final else self._changes
+            saved = await sink.save_changes(self.record.call_sid, pending.update)
         finally:
             self._delta.done(pending, saved is True)  # not taken (or raised): resent next time
         if saved is None:  # the document is gone (deleted by hand?): write it whole again

@@ -25,8 +25,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+import bson
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from models.call_record import CallRecord, CallStatus, StaffNote, utc_now
 from services.metrics import DB_ERRORS
@@ -151,6 +152,46 @@ class CallRepository(IndexedCollection):
             log.warning("call_record_write_failed", call_sid=call_sid, error=str(error)[:300])
             return False
         return True if result.matched_count else None
+
+    async def save_changes_many(self, changes: list[tuple[str, dict[str, Any]]]) -> list[bool | None]:
+        """`save_changes` for several live calls in one unordered bulk write (one record each): per change,
+        True / None / False as `save_changes` says. One change failing does not stop the others."""
+        try:
+            result = await self.collection.bulk_write(
+                [UpdateOne({"_id": call_sid}, update) for call_sid, update in changes], ordered=False
+            )
+            failed: set[int] = set()
+            matched = result.matched_count
+        except BulkWriteError as error:  # some changes refused by the server; the rest applied
+            failed = {int(write_error["index"]) for write_error in error.details.get("writeErrors", [])}
+            matched = int(error.details.get("nMatched", 0))
+            DB_ERRORS.labels(operation="call_record_write").inc(len(failed))
+            log.warning("call_record_writes_failed", failed=len(failed), of=len(changes))
+        except PyMongoError as error:
+            DB_ERRORS.labels(operation="call_record_write").inc(len(changes))
+            log.warning("call_record_writes_failed", failed=len(changes), error=str(error)[:300])
+            return [False] * len(changes)
+        except (bson.errors.BSONError, OverflowError, TypeError, ValueError):
+            # A change BSON cannot encode fails the whole bulk before anything is sent: one by one, only
+            # that change fails (its writer keeps it and retries).
+            return [await self._save_unless_unencodable(call_sid, update) for call_sid, update in changes]
+        results: list[bool | None] = [index not in failed for index in range(len(changes))]
+        if matched < len(changes) - len(failed):  # some records are gone (deleted by hand?)
+            applied = [call_sid for index, (call_sid, _) in enumerate(changes) if index not in failed]
+            try:
+                present = {doc["_id"] async for doc in self.collection.find({"_id": {"$in": applied}}, {"_id": 1})}
+            except PyMongoError:
+                return results  # unknown for now: the next change finds out
+            results = [None if ok and changes[i][0] not in present else ok for i, ok in enumerate(results)]
+        return results
+
+    async def _save_unless_unencodable(self, call_sid: str, update: dict[str, Any]) -> bool | None:
+        try:
+            return await self.save_changes(call_sid, update)
+        except (bson.errors.BSONError, OverflowError, TypeError, ValueError) as error:
+            DB_ERRORS.labels(operation="call_record_write").inc()
+            log.error("call_record_write_failed", call_sid=call_sid, error=type(error).__name__)
+            return False
 
     # -------------------------------------------------------------- reads
 
