@@ -463,6 +463,7 @@ class Level:
     setup_frames: int  # frames sent before the app's Realtime session existed (not in relay_ms)
     frames_sent: int
     frames_appended: int
+    appends: int  # input_audio_buffer.append messages that carried them
     app_greeting_ms: list[float]
     app_turn_ms: list[float]
     silence_ms: int | None
@@ -639,7 +640,7 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
     # first speech frame sits at the same byte offset on both sides (i.e. nothing was lost or reordered).
     by_call = {p.call: p for p in probe.sessions if p.call is not None}
     relay: list[float] = []
-    relay_calls = frames_sent = frames_appended = setup_frames = 0
+    relay_calls = frames_sent = frames_appended = setup_frames = appends = 0
     for result in results:
         frames_sent += len(result.sent)
         matched = by_call.get(result.index)
@@ -647,6 +648,7 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
         if session_probe is None:
             continue
         frames_appended += session_probe.in_bytes // FRAME_BYTES
+        appends += len(session_probe.rx)
         if session_probe.first_speech_rx is not None and session_probe.first_speech_rx == result.first_speech_frame:
             relay_calls += 1
             # Frames sent before the app had its Realtime session wait for call set-up: counted apart.
@@ -661,6 +663,7 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
         setup_frames=setup_frames,
         frames_sent=frames_sent,
         frames_appended=frames_appended,
+        appends=appends,
         app_greeting_ms=app_greetings,
         app_turn_ms=app_turns,
         silence_ms=silence,
@@ -788,6 +791,8 @@ def report(levels: list[Level], args: argparse.Namespace, elapsed_s: float) -> s
         "- Cold first call of a fresh app process (the warm-up call, not in the tables): greeting "
         + ", ".join(f"{lv.cold_greeting_ms:.0f} ms" for lv in levels if lv.cold_greeting_ms is not None)
         + ".",
+        f"- Caller audio per call ({last.calls}-call level): {last.frames_appended / per_call:.0f} frames from the "
+        f"phone in {last.appends / per_call:.0f} appends.",
         f"- Server events per call ({last.calls}-call level): {deltas / per_call:.0f} audio deltas, "
         f"{others / per_call:.0f} other events, {unhandled / per_call:.0f} of them of a type the app has no handler "
         "for.",

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # Caller audio is sent to OpenAI in appends of this many ms while the caller is not talking (20 =
     # every carrier frame on its own). Fewer appends cost less CPU; see services/call/inbound_audio.py.
     inbound_audio_batch_ms: int = Field(default=100, ge=20, le=200)
+    # … and in appends of this many ms while the caller talks, but for the pause that may end the turn,
+    # which goes at once, frame by frame (20 = all of the caller's speech frame by frame).
+    inbound_speech_batch_ms: int = Field(default=100, ge=20, le=200)
     # Keypad: an entry ends on "#" or after this pause; a key alone may be a shortcut (JSON in the env,
     # e.g. {"0": "agent", "9": "repeat"}: "agent" = a human via the transfer tool, "repeat" = last answer).
     keypad_pause_s: float = Field(default=2.0, gt=0, le=10)

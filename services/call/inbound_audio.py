@@ -1,18 +1,21 @@
 """Caller audio on its way to OpenAI: the carrier's 20 ms frames coalesced into fewer, larger appends.
 
-Each `input_audio_buffer.append` costs the same fixed work whatever its size (JSON, the SDK's send
-queue, WebSocket framing and masking, a syscall): profiled under load it was ~40 % of the process's
-CPU at one append per 20 ms frame. So while nothing turn-critical is happening, frames are gathered
-into appends of `batch_ms` (same μ-law bytes, base64 re-encoded once per batch).
-
-Batching must not move the moments the server VAD acts on, so it stops whenever the caller may be
-talking:
-- from `speech_started` to `speech_stopped` (the server's own VAD, told by the session), frames pass
-  through one by one, untouched, so the end of a turn reaches the VAD without delay;
-- a frame that sounds like speech onset (a cheap loudness test, C-speed `bytes.translate`) flushes
-  the batch at once and passes frames through for a while, so `speech_started` (and barge-in) is not
-  held back by a batch; if the server does not hear speech within `ONSET_FRAMES`, batching resumes.
-The loudness test only steers batching; it never decides what is sent.
+Each `input_audio_buffer.append` costs the same fixed work whatever its size (JSON, WebSocket framing
+and masking, a syscall): profiled under load it was ~40 % of the process's CPU at one append per 20 ms
+frame. So frames are gathered into appends of `batch_ms` (same μ-law bytes, base64 re-encoded once per
+batch), except where a batch would move a moment the server VAD acts on:
+- **onset**: a frame that sounds like speech (a cheap loudness test, C-speed `bytes.translate`) while
+  the server has not heard speech flushes the batch at once and passes frames through for a while, so
+  `speech_started` (and barge-in) is not held back by a batch; if the server does not hear speech
+  within `ONSET_FRAMES`, batching resumes;
+- **the end of a turn**: from `speech_started` to `speech_stopped` (the server's own VAD, told by the
+  session) loud frames are gathered into appends of `speech_batch_ms`, but the first quiet frame sends
+  what is held at once, and quiet frames then pass one by one: the pause that ends the turn reaches the
+  VAD without delay, as the speech before it did. Only the loud middle of an utterance is batched, which
+  the VAD acts on no sooner for getting it sooner. `speech_batch_ms` = 20 passes all of it one by one.
+The loudness test only steers batching; it never decides what is sent. Should it call loud what the VAD
+calls silence (a loud non-speech noise right after speech), the end of the turn reaches the VAD at
+most `speech_batch_ms` - 20 ms late.
 
 Twilio sends media continuously (silence included), so a batch always fills within `batch_ms`.
 """
@@ -43,8 +46,9 @@ def is_loud(audio: bytes) -> bool:
 class InboundCoalescer:
     """Turns carrier frames (base64 μ-law) into the appends to send. Pure: no I/O, no clock."""
 
-    def __init__(self, batch_ms: int) -> None:
+    def __init__(self, batch_ms: int, speech_batch_ms: int = FRAME_BYTES // 8) -> None:
         self._batch_bytes = batch_ms * 8
+        self._speech_batch_bytes = speech_batch_ms * 8
         self._buffer = bytearray()
         self._caller_speaking = False  # the server VAD says so
         self._onset_frames = 0  # frames left to pass through after a local onset
@@ -60,8 +64,10 @@ class InboundCoalescer:
 
     def add(self, payload: str) -> str | None:
         """The append to send for this frame: the frame itself, a completed batch, or None (held)."""
+        if self._caller_speaking and self._speech_batch_bytes > FRAME_BYTES:
+            return self._during_speech(payload)
         if not self.enabled:
-            return payload
+            return self._with_buffer(payload)  # untouched, unless speech is still held
         if self._caller_speaking or self._onset_frames:
             self._onset_frames = max(self._onset_frames - 1, 0)
             return self._with_buffer(payload)
@@ -71,6 +77,15 @@ class InboundCoalescer:
             return self._with_buffer(payload, audio)
         self._buffer += audio
         if len(self._buffer) >= self._batch_bytes:
+            return self.flush()
+        return None
+
+    def _during_speech(self, payload: str) -> str | None:
+        audio = binascii.a2b_base64(payload)
+        if not is_loud(audio):
+            return self._with_buffer(payload, audio)  # a pause may be the end: nothing held back
+        self._buffer += audio
+        if len(self._buffer) >= self._speech_batch_bytes:
             return self.flush()
         return None
 

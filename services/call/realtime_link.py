@@ -41,10 +41,15 @@ class RealtimeLinkClosed(Exception):
 
 class RealtimeLink:
     def __init__(
-        self, connector: RealtimeConnector, preopened: PreopenedRealtime | None, *, batch_ms: int = 20
+        self,
+        connector: RealtimeConnector,
+        preopened: PreopenedRealtime | None,
+        *,
+        batch_ms: int = 20,
+        speech_batch_ms: int = 20,
     ) -> None:
         self._connector = connector
-        self._inbound = InboundCoalescer(batch_ms)
+        self._inbound = InboundCoalescer(batch_ms, speech_batch_ms)
         self._preopened = preopened
         self._rt: AsyncRealtimeConnection | None = None
         self._send_frame: Callable[[str], Awaitable[None]] | None = None  # the hot path's send (see `_use`)

@@ -57,7 +57,13 @@ class CallSession(ModelInputs):
         self.record = resume.record.next_leg(self.info.stream_sid) if resume else CallRecord.for_call(self.info)
         self.record.node, self.record.carrier = deps.settings.own_node_url, stream.carrier
         self.recorder = deps.new_record_writer(self.record)
-        self.link = RealtimeLink(deps.connector, deps.preopened, batch_ms=deps.settings.inbound_audio_batch_ms)
+        settings = deps.settings
+        self.link = RealtimeLink(
+            deps.connector,
+            deps.preopened,
+            batch_ms=settings.inbound_audio_batch_ms,
+            speech_batch_ms=settings.inbound_speech_batch_ms,
+        )
         self.continuity = Continuity(self.link, self.record, self.touch_record)
         self.playout = Playout(stream)
         self.actions = ActionSlot()

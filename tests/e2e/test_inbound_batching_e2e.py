@@ -1,4 +1,4 @@
-"""End-to-end: caller audio reaches OpenAI whole and in order, batched only while the caller is silent.
+"""End-to-end: caller audio reaches OpenAI whole and in order, batched but where the server VAD acts.
 
 The simulator sends 20 ms frames continuously (silence between speech, as Twilio does); the fake
 Realtime server records every append and runs its VAD on the audio clock of the bytes it received.
@@ -22,11 +22,12 @@ def appends(session: Any) -> list[str]:
     return [event["audio"] for event in session.received if event["type"] == "input_audio_buffer.append"]
 
 
-@pytest.mark.parametrize("batch_ms", [100, 20])
+@pytest.mark.parametrize(("batch_ms", "speech_batch_ms"), [(100, 20), (100, 100), (20, 20)])
 async def test_every_caller_byte_reaches_openai_once_in_order(
-    mongo_uri: str, database_name: str, batch_ms: int
+    mongo_uri: str, database_name: str, batch_ms: int, speech_batch_ms: int
 ) -> None:
-    async with live_stack(mongo_uri, database_name, inbound_audio_batch_ms=batch_ms) as stack:
+    overrides = {"inbound_audio_batch_ms": batch_ms, "inbound_speech_batch_ms": speech_batch_ms}
+    async with live_stack(mongo_uri, database_name, **overrides) as stack:
         stack.realtime.script = Script(greeting_ms=400, reply_ms=400, turns=[Turn(transcript="Order kahan hai?")])
         call = await stack.sim.place_call(from_=DEMO_CALLER)
         sent: list[str] = []
@@ -51,8 +52,23 @@ async def test_every_caller_byte_reaches_openai_once_in_order(
         if batch_ms == 20:
             assert received == sent, "no batching: every frame as Twilio sent it"
             return
-        position = received.index(speech_frames[0])
-        silent_frames = sent.index(speech_frames[0]) - 1  # the first speech frame went with the batch before
-        assert position - 1 <= silent_frames / 5 + 1, "the silence before the speech went in 100 ms appends"
         assert max(len(base64.b64decode(chunk)) for chunk in received) <= 800 + 160
-        assert received[position : position + len(speech_frames)] == speech_frames, "speech passes untouched"
+        ends, total = [], 0  # the byte offset in the call's audio at which each append ends
+        for chunk in received:
+            total += len(base64.b64decode(chunk))
+            ends.append(total)
+        speech_start = sent.index(base64.b64encode(speech[:160]).decode()) * 160
+        speech_end = speech_start + len(speech)
+        before = [end for end in ends if end <= speech_start]
+        assert len(before) <= speech_start / 800 + 2, "the silence before the speech went in 100 ms appends"
+        if speech_batch_ms == 20:
+            position = received.index(speech_frames[0])
+            assert received[position : position + len(speech_frames)] == speech_frames, "speech passes untouched"
+            return
+        # Batched while the caller talks, but the pause after the speech goes frame by frame until the
+        # server's VAD ends the turn (500 ms of it): the end of the turn is not held back by a batch.
+        during = [end for end in ends if speech_start < end <= speech_end]
+        assert len(during) < len(speech) // 160 / 2, "the speech went in fewer, larger appends"
+        after = ends.index(speech_end + 160)  # the speech held went with the first quiet frame
+        pause = [ends[i + 1] - ends[i] for i in range(after, after + 20)]
+        assert pause == [160] * 20, "the pause frame by frame"

@@ -54,6 +54,38 @@ def test_while_the_server_hears_the_caller_nothing_is_batched_not_even_quiet_fra
     assert feed(coalescer, frames(silence(80))) == []
 
 
+def test_while_the_caller_talks_loud_frames_are_batched_and_the_first_pause_sends_them_at_once() -> None:
+    coalescer = InboundCoalescer(batch_ms=100, speech_batch_ms=100)
+    coalescer.caller_speaking(True)
+    speech = tone(340, 440)
+    appends = feed(coalescer, frames(speech))
+    assert [len(base64.b64decode(chunk)) for chunk in appends] == [800, 800, 800], "300 ms sent, 40 ms held"
+    pause = frames(silence(100))
+    first, *rest = feed(coalescer, pause)
+    assert base64.b64decode(first) == speech[2400:] + silence(20), "the held speech goes with the first quiet frame"
+    assert rest == pause[1:], "then the pause frame by frame: the end of the turn reaches the VAD undelayed"
+    assert feed(coalescer, frames(tone(40, 440))) == [], "speech again: batched again"
+    coalescer.caller_speaking(False)  # the server ended the turn while loud audio was held
+    assert feed(coalescer, frames(silence(20))) == [], "held audio goes on in the silence batch, in order"
+
+
+def test_speech_batch_of_twenty_ms_passes_the_callers_speech_frame_by_frame() -> None:
+    coalescer = InboundCoalescer(batch_ms=100, speech_batch_ms=20)
+    coalescer.caller_speaking(True)
+    speech = frames(tone(200, 440))
+    assert feed(coalescer, speech) == speech
+
+
+def test_speech_held_when_batching_is_off_is_not_overtaken() -> None:
+    coalescer = InboundCoalescer(batch_ms=20, speech_batch_ms=100)
+    coalescer.caller_speaking(True)
+    speech = tone(40, 440)
+    assert feed(coalescer, frames(speech)) == []
+    coalescer.caller_speaking(False)
+    (chunk,) = feed(coalescer, frames(silence(20)))
+    assert base64.b64decode(chunk) == speech + silence(20)
+
+
 def test_a_loud_noise_the_server_does_not_call_speech_goes_back_to_batching() -> None:
     coalescer = InboundCoalescer(batch_ms=100)
     bang = frames(tone(20, 2000))
@@ -77,12 +109,13 @@ def test_flush_sends_what_is_held_and_twenty_ms_means_no_batching() -> None:
 @settings(deadline=None, max_examples=60)  # synthesising tones is slow on a loaded machine; no timing here
 @given(
     st.lists(st.tuples(st.sampled_from(["quiet", "loud", "started", "stopped"]), st.integers(1, 30)), max_size=30),
-    st.sampled_from([40, 60, 100, 200]),
+    st.sampled_from([20, 40, 60, 100, 200]),
+    st.sampled_from([20, 40, 100, 200]),
 )
 def test_every_byte_arrives_once_in_order_whatever_the_speech_pattern(
-    pattern: list[tuple[str, int]], batch_ms: int
+    pattern: list[tuple[str, int]], batch_ms: int, speech_batch_ms: int
 ) -> None:
-    coalescer = InboundCoalescer(batch_ms=batch_ms)
+    coalescer = InboundCoalescer(batch_ms=batch_ms, speech_batch_ms=speech_batch_ms)
     sent, appended = bytearray(), bytearray()
     for kind, count in pattern:
         if kind in ("started", "stopped"):
