@@ -25,6 +25,9 @@ WINDOW_S = 0.2  # how long a change may wait for others: a crash loses at most t
 MAX_BATCH = 500  # changes per command; one call's change is a few KiB, far below a message's 48 MB
 
 
+Change = tuple[str, dict[str, Any], "asyncio.Future[bool | None]"]  # call sid, update, its outcome
+
+
 class RecordChangeBatcher:
     """Gathers `save_changes` calls from many writers into `CallRepository.save_changes_many`."""
 
@@ -32,7 +35,8 @@ class RecordChangeBatcher:
         self._calls = calls
         self._window_s = window_s
         self._max_batch = max_batch
-        self._pending: list[tuple[str, dict[str, Any], asyncio.Future[bool | None]]] = []
+        self._pending: list[Change] = []
+        self._in_flight: list[Change] = []  # the command under way
         self._sender: asyncio.Task[None] | None = None
         self._closed = False
         self._send_now = asyncio.Event()  # set at shutdown: the window is not waited out
@@ -52,27 +56,34 @@ class RecordChangeBatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._send_now.wait(), self._window_s)
             while self._pending:  # what arrived while a command was under way goes next, at once
-                batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+                batch = self._pending[: self._max_batch]
+                self._in_flight, self._pending = batch, self._pending[self._max_batch :]
                 try:
                     results = await self._calls.save_changes_many([(sid, update) for sid, update, _ in batch])
                 except Exception as error:  # the repository answers failures itself; this is a bug guard
                     log.error("record_change_batch_failed", error=type(error).__name__)
                     results = [False] * len(batch)
+                self._in_flight = []
                 for (_, _, outcome), result in zip(batch, results, strict=True):
                     if not outcome.done():  # its writer may have given up waiting (a bounded close)
                         outcome.set_result(result)
         finally:
-            self._fail_pending()  # cancelled (shutdown): the writers keep their changes
+            self._fail_unsent()  # cancelled (shutdown): the writers keep their changes
 
-    def _fail_pending(self) -> None:
-        pending, self._pending = self._pending, []
-        for _, _, outcome in pending:
+    def _fail_unsent(self) -> None:
+        unsent, self._in_flight, self._pending = self._in_flight + self._pending, [], []
+        for _, _, outcome in unsent:
             if not outcome.done():
-                outcome.set_result(False)
+                outcome.set_result(False)  # not known to be written: the writer sends it again (positions)
 
-    async def aclose(self) -> None:
-        """Send what is pending (bounded by the database client's own timeouts), then write directly."""
+    async def aclose(self, timeout_s: float = 2.0) -> None:
+        """Send what is pending, for at most `timeout_s` (a paused database must not hold up shutdown;
+        the writers keep what did not go), then write directly."""
         self._closed = True
         self._send_now.set()
-        if self._sender is not None:
-            await self._sender
+        if self._sender is not None and not self._sender.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._sender), timeout_s)
+            except TimeoutError:
+                self._sender.cancel()
+                await asyncio.wait([self._sender])  # its pending writers are told False as it ends

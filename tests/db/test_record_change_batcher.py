@@ -162,3 +162,29 @@ async def test_a_change_pending_at_shutdown_is_sent_and_later_ones_go_straight_o
     assert commands.updates == [1]
     stored = await calls.get(writer.record.call_sid)
     assert stored is not None and [line["text"] for line in stored["transcript"]] == ["Shukriya", "Bye"]
+
+
+async def test_shutdown_with_the_database_paused_is_bounded_and_the_writer_keeps_its_change() -> None:
+    with LocalMongo() as server:
+        client = create_mongo_client(server.uri, serverSelectionTimeoutMS=10_000, socketTimeoutMS=10_000)
+        calls = Database(client, "shutdown").calls
+        batcher = RecordChangeBatcher(calls, window_s=0.05)
+        assert server.process is not None
+        try:
+            (writer,) = await started_writers(calls, batcher, 1)
+            server.process.send_signal(signal.SIGSTOP)
+            say(writer, "Hello?")
+            flushing = asyncio.create_task(writer.flush())
+            await asyncio.sleep(0.2)  # the bulk write is under way, waiting on the paused database
+            loop = asyncio.get_running_loop()
+            began = loop.time()
+            await batcher.aclose(timeout_s=0.3)
+            assert loop.time() - began < 2, "shutdown does not wait out the database client's timeouts"
+            assert await flushing is False, "not written: the writer keeps the change"
+            server.process.send_signal(signal.SIGCONT)
+            assert await writer.flush(), "written once the database is back"
+            stored = await calls.get(writer.record.call_sid)
+            assert stored is not None and [line["text"] for line in stored["transcript"]] == ["Hello?"]
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+            await client.close()
