@@ -25,6 +25,15 @@ from bench.bridge_load import FRAME_BYTES, RelayProbe, SessionProbe
 from tests.fakes.realtime_server import FakeSession
 from tests.fakes.twilio_sim import SimulatedCall
 
+VAD_EVENTS = ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped")
+BYTES_PER_MS = 8
+
+
+def vad_trigger_frames(probe: ByteSessionProbe) -> set[int]:
+    """Indices of the frames whose arrival made the server VAD act (speech started, speech stopped): how
+    late these reach it is how late the caller is heard to start or to finish a turn."""
+    return {offset // FRAME_BYTES - 1 for offset in probe.vad_triggers if offset >= FRAME_BYTES}
+
 
 def b64_len(text: str) -> int:
     """Decoded length of well-formed base64, without decoding it."""
@@ -40,6 +49,7 @@ class ByteSessionProbe(SessionProbe):
     checked: int = 0  # bytes of `head` already compared against the calls' first speech frames
     out: list[tuple[float, int]] = field(default_factory=list)  # (sent_at, byte offset) per audio delta
     out_bytes: int = 0
+    vad_triggers: list[int] = field(default_factory=list)  # inbound byte offset at which each VAD event fired
 
 
 class ByteRelayProbe(RelayProbe):
@@ -82,7 +92,9 @@ class ByteRelayProbe(RelayProbe):
             probe.checked += FRAME_BYTES
 
     def on_server_event(self, session: FakeSession, event: dict[str, Any], sent_at: float) -> None:
-        if event["type"] == "response.output_audio.delta":
+        if event["type"] in VAD_EVENTS:
+            self.probes[session].vad_triggers.append(session.vad_clock_ms * BYTES_PER_MS)
+        elif event["type"] == "response.output_audio.delta":
             probe = self.probes[session]
             probe.out.append((sent_at, probe.out_bytes))
             probe.out_bytes += b64_len(event["delta"])

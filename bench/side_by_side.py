@@ -20,8 +20,9 @@ Per target and level: the median (min–max over rounds) of the bridge's CPU s p
 /proc), RSS per call ((peak RSS during the calls − RSS before them) / N; the peak is reset after the
 warm-up call), relay delay p50/p99 both ways (`bench.byte_probe`: inbound Twilio frame sent → the
 fake reading the append holding it; outbound fake sending an audio delta → the phone receiving it),
-inbound also for the caller's speech frames alone and for the turn-critical ones (each utterance's first
-100 ms and the 500 ms VAD pause after it: what `speech_started` and the turn's end wait for),
+inbound also for the caller's speech frames alone and for the VAD-trigger ones (the frames whose
+arrival made the fake's server VAD fire `speech_started` or `speech_stopped`: how late the caller is
+heard to start or to end a turn),
 frames and bytes lost, failed calls; then the ratios ours/sample and ours/bare. Call set-up is left
 out of the relay figures: frames the phone sent before the bridge's Realtime session connected, and
 audio the fake sent before the phone's stream started (ours opens the session and has the greeting
@@ -55,7 +56,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import bridge_load as bl
-from bench.byte_probe import ByteRelayProbe, inbound_delays, outbound_delays
+from bench.byte_probe import ByteRelayProbe, inbound_delays, outbound_delays, vad_trigger_frames
 from devtools.ferretdb import LocalMongo, free_port
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import FakeSession, Script
@@ -153,7 +154,7 @@ class Run:
     rss_per_call_kib: float
     inbound_ms: list[float]
     speech_ms: list[float]  # inbound relay of the caller's speech frames only
-    turn_ms: list[float]  # inbound relay of the frames the server VAD acts on (`turn_frames`)
+    turn_ms: list[float]  # inbound relay of the frames that made the server VAD act (`vad_trigger_frames`)
     outbound_ms: list[float]
     greeting_ms: list[float]  # stream `start` sent → first assistant audio at the phone
     matched: int  # calls whose Realtime session was found at the right byte offset
@@ -177,21 +178,6 @@ def speech_frames(call: SimulatedCall) -> set[int]:
     for spoken in call.speech:
         if spoken.first_timestamp_ms is not None and spoken.last_timestamp_ms is not None:
             frames.update(range(spoken.first_timestamp_ms // bl.FRAME_MS, spoken.last_timestamp_ms // bl.FRAME_MS + 1))
-    return frames
-
-
-ONSET_FRAMES = 5  # the first 100 ms of each utterance: what `speech_started` (and barge-in) waits for
-PAUSE_FRAMES = 25  # the 500 ms VAD silence window after it: what ends the turn
-
-
-def turn_frames(call: SimulatedCall) -> set[int]:
-    """Indices of the frames whose arrival decides when the server VAD acts: each utterance's onset and the
-    pause after it (a batching bridge may hold the loud middle of an utterance, never these)."""
-    frames: set[int] = set()
-    for spoken in call.speech:
-        if spoken.first_timestamp_ms is not None and spoken.last_timestamp_ms is not None:
-            first, last = spoken.first_timestamp_ms // bl.FRAME_MS, spoken.last_timestamp_ms // bl.FRAME_MS
-            frames.update(range(first, first + ONSET_FRAMES), range(last + 1, last + 1 + PAUSE_FRAMES))
     return frames
 
 
@@ -285,7 +271,7 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
             inbound += delays
             setup += skipped
             speech += inbound_delays(result.sent, session_probe, speech_frames(call))[0]
-            turn += inbound_delays(result.sent, session_probe, turn_frames(call))[0]
+            turn += inbound_delays(result.sent, session_probe, vad_trigger_frames(session_probe))[0]
             if call.first_media_at is not None and call.t0 is not None:
                 greetings.append((call.first_media_at - call.t0) * 1000)
             delays, skipped = outbound_delays(call, session_probe)
@@ -326,8 +312,8 @@ METRICS: list[tuple[str, Callable[[Run], float], str]] = [
     ("inbound relay p99 ms", lambda r: bl.percentile(r.inbound_ms, 99), "{:.1f}"),
     ("inbound speech relay p50 ms", lambda r: bl.percentile(r.speech_ms, 50), "{:.1f}"),
     ("inbound speech relay p99 ms", lambda r: bl.percentile(r.speech_ms, 99), "{:.1f}"),
-    ("inbound turn-critical relay p50 ms", lambda r: bl.percentile(r.turn_ms, 50), "{:.1f}"),
-    ("inbound turn-critical relay p99 ms", lambda r: bl.percentile(r.turn_ms, 99), "{:.1f}"),
+    ("inbound VAD-trigger relay p50 ms", lambda r: bl.percentile(r.turn_ms, 50), "{:.1f}"),
+    ("inbound VAD-trigger relay p99 ms", lambda r: bl.percentile(r.turn_ms, 99), "{:.1f}"),
     ("outbound relay p50 ms", lambda r: bl.percentile(r.outbound_ms, 50), "{:.1f}"),
     ("outbound relay p99 ms", lambda r: bl.percentile(r.outbound_ms, 99), "{:.1f}"),
     ("greeting p50 ms", lambda r: bl.percentile(r.greeting_ms, 50), "{:.0f}"),

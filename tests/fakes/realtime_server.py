@@ -247,6 +247,12 @@ class FakeSession:
         return self.appended_bytes / BYTES_PER_MS
 
     @property
+    def vad_clock_ms(self) -> int:
+        """How much appended audio the VAD has consumed (complete 20 ms frames): at a VAD event, the end
+        of the frame that triggered it."""
+        return self._frames_ms
+
+    @property
     def turn_detection(self) -> dict[str, Any] | None:
         return self.state["audio"]["input"].get("turn_detection")
 
