@@ -175,6 +175,13 @@ class AppProcess:
         self.log_path = workdir / "app.log"
         self.stats_path = workdir / "app-stats.json"
         self.process: subprocess.Popen[bytes] | None = None
+        self.stream_url: str | None = None  # the app's STREAM_PORT listener, when it runs one
+
+    def serve_streams_apart(self) -> None:
+        """Run the app with STREAM_PORT (its streams on aiohttp); the simulator is pointed there."""
+        stream_port = free_port()
+        self.options = [*self.options, "--setting", f"STREAM_PORT={stream_port}"]
+        self.stream_url = f"http://127.0.0.1:{stream_port}"
 
     @property
     def pid(self) -> int:
@@ -565,6 +572,8 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
     if args.pin:
         options += ["--cpu", str(APP_CPU)]
     app = AppProcess(options, app_env(), port, workdir)
+    if args.stream_port:
+        app.serve_streams_apart()
     sim: TwilioSimulator | None = None
     bench_lag = LoopLag()
     realtime_problems: list[str] = []
@@ -578,6 +587,7 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
         sim = TwilioSimulator(
             app_base_url=app.url, public_base_url=PUBLIC_BASE_URL, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
         )
+        sim.stream_base_url = app.stream_url
         rest.attach(sim)
 
         # Warm-up: the app's first call pays one-off costs (lazy pydantic schemas, first connections).
@@ -902,6 +912,11 @@ def main() -> None:
         dest="pin",
         action="store_false",
         help="do not give the app a core of its own (default: pinned when the machine has 2+ cores)",
+    )
+    parser.add_argument(
+        "--stream-port",
+        action="store_true",
+        help="run the app with STREAM_PORT: its media streams on the aiohttp listener (api/stream_listener.py)",
     )
     parser.add_argument("--level-timeout", type=float, default=150.0, help="hard limit per level, seconds")
     args = parser.parse_args()

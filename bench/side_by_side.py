@@ -111,7 +111,10 @@ def make_bridge(target: str, args: argparse.Namespace, workdir: Path, urls: tupl
         options = bl.app_options(mongo_uri, f"bench_sbs_{uuid.uuid4().hex[:8]}", realtime_url, rest_url)
         pin = ["--cpu", str(bl.APP_CPU)] if args.pin else []
         # No loop-lag probe: nothing here reads it, and the other targets carry none.
-        return bl.AppProcess([*options, *pin], bl.app_env(), port, workdir, probe=False)
+        app = bl.AppProcess([*options, *pin], bl.app_env(), port, workdir, probe=False)
+        if args.stream_port:
+            app.serve_streams_apart()
+        return app
     if target == "bare":
         argv = [sys.executable, "-m", "bench.bare_relay", "--port", str(port), "--realtime-url", realtime_url]
         return Bridge(argv, bl.app_env(), port, workdir, "/health", args.pin)
@@ -201,6 +204,7 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
         sim = TwilioSimulator(
             app_base_url=bridge.url, public_base_url=PUBLIC_BASE_URL, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
         )
+        sim.stream_base_url = bridge.stream_url
         rest.attach(sim)
         sim.add_call_listener(lambda call: calls.__setitem__(call.call_sid, call))
         warm = await asyncio.wait_for(bl.run_call(sim, 10**6, 0.0, 1, tone(bl.SPEECH_MS, 1250)), 60)
@@ -409,6 +413,7 @@ def command_line(args: argparse.Namespace) -> str:
         + (f" --targets {args.targets}" if args.targets != ",".join(TARGETS) else "")
         + (f" --sample-dir {args.sample_dir}" if str(args.sample_dir) != "/tmp/twilio-sample" else "")
         + ("" if args.pin else " --no-pin")
+        + (" --stream-port" if args.stream_port else "")
     )
 
 
@@ -466,6 +471,11 @@ def main() -> None:
     parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of ours,bare,sample")
     parser.add_argument("--sample-dir", type=Path, default=Path("/tmp/twilio-sample"), help="clone of the sample")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin the bridge to CPU 0")
+    parser.add_argument(
+        "--stream-port",
+        action="store_true",
+        help="ours with STREAM_PORT: its media streams on the aiohttp listener (api/stream_listener.py)",
+    )
     parser.add_argument(
         "--autogroup-nice",
         type=int,

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # Server
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=1, le=65535)
+    # The carriers' media streams also on this port, served by aiohttp's WebSocket (less CPU per frame than
+    # uvicorn's); the load balancer routes the stream paths to it (docs/deploy.md). Unset: the main port only.
+    stream_port: int | None = Field(default=None, ge=1, le=65535)
     # Several nodes (docs/deploy.md): this node's name (in /health; the host name, e.g. the pod name, unless
     # set), and the base URL other nodes reach it on directly, not through the load balancer.
     node_id: str = Field(default_factory=socket.gethostname, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -201,6 +204,12 @@ class Settings(BaseSettings):
         token = self.metrics_api_token
         if token is not None and token.get_secret_value() == self.admin_api_token.get_secret_value():
             raise ValueError("METRICS_API_TOKEN must differ from ADMIN_API_TOKEN (it is handed to Prometheus)")
+        return self
+
+    @model_validator(mode="after")
+    def _stream_port_is_its_own(self) -> Settings:
+        if self.stream_port is not None and self.stream_port == self.port:
+            raise ValueError("STREAM_PORT must differ from PORT")
         return self
 
     @model_validator(mode="after")

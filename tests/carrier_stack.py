@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.fakes.exotel_sim import ExotelSimulator
 from tests.fakes.plivo_sim import FakePlivoRest, PlivoSimulator
-from tests.stack import DEMO_CALLER, PUBLIC_BASE_URL, LiveStack, live_stack
+from tests.stack import DEMO_CALLER, PUBLIC_BASE_URL, LiveStack, live_stack, stream_base_url
 
 PLIVO_AUTH_ID = "MAZDQ1ZDU0YTQ0MZJMZT"
 PLIVO_AUTH_TOKEN = "plivo-test-auth-token-0123456789"
@@ -84,6 +84,7 @@ async def carrier_stack(name: str, mongo_uri: str, database_name: str, **overrid
         try:
             async with live_stack(mongo_uri, database_name, plivo_api_base_url=rest.base_url, **settings) as live:
                 sim = PlivoSimulator(live.app_url, PUBLIC_BASE_URL, PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN)
+                sim.stream_base_url = stream_base_url(live.settings)
                 rest.sim = sim
                 try:
                     yield CarrierStack(name, live, sim, rest)
@@ -96,6 +97,7 @@ async def carrier_stack(name: str, mongo_uri: str, database_name: str, **overrid
         settings = {"exotel_account_sid": EXOTEL_ACCOUNT_SID, "exotel_stream_secret": EXOTEL_SECRET, **overrides}
         async with live_stack(mongo_uri, database_name, **settings) as live:
             sim = ExotelSimulator(live.app_url, PUBLIC_BASE_URL, EXOTEL_ACCOUNT_SID, EXOTEL_USER, EXOTEL_SECRET)
+            sim.stream_base_url = stream_base_url(live.settings)
             try:
                 yield CarrierStack(name, live, sim, None)
             finally:

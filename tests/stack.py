@@ -109,6 +109,11 @@ async def _serve(app: FastAPI, settings: Settings) -> tuple[uvicorn.Server, asyn
     return server, task
 
 
+def stream_base_url(settings: Any) -> str | None:
+    """Where the carriers' doubles open streams: the app's STREAM_PORT when it has one."""
+    return f"http://127.0.0.1:{settings.stream_port}" if settings.stream_port else None
+
+
 @contextlib.asynccontextmanager
 async def live_stack(mongo_uri: str, database_name: str, **settings_overrides: Any) -> AsyncIterator[LiveStack]:
     realtime = FakeRealtimeServer()
@@ -130,6 +135,7 @@ async def live_stack(mongo_uri: str, database_name: str, **settings_overrides: A
     sim = TwilioSimulator(
         app_base_url=app_url, public_base_url=PUBLIC_BASE_URL, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
     )
+    sim.stream_base_url = stream_base_url(settings)
     rest.attach(sim)
     try:
         yield LiveStack(settings, app_url, realtime, rest, sim, server, app)

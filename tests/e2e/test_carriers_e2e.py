@@ -16,6 +16,7 @@ import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from devtools.ferretdb import free_port
 from tests.carrier_stack import CARRIERS, CarrierStack, carrier_stack
 from tests.e2e.test_tools_e2e import OWN_ORDER, outputs_by_name, tool_turn
 from tests.fakes.exotel_sim import basic
@@ -29,9 +30,15 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 BYTES_PER_MS = 8  # the doubles' phones play μ-law (Exotel's PCM is companded on the way)
 
 
-@pytest.fixture(params=CARRIERS)
+@pytest.fixture(
+    params=[(carrier, listener) for listener in ("uvicorn", "stream-port") for carrier in CARRIERS],
+    ids=lambda param: "-".join(param),
+)
 async def stack(request: Any, seeded: tuple[str, str]):
-    async with carrier_stack(request.param, *seeded) as running:
+    """Each carrier with its streams on the main port (uvicorn) and on STREAM_PORT (aiohttp)."""
+    carrier, listener = request.param
+    overrides = {"stream_port": free_port()} if listener == "stream-port" else {}
+    async with carrier_stack(carrier, *seeded, **overrides) as running:
         yield running
 
 

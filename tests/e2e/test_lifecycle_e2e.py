@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from devtools.ferretdb import free_port
 from services import metrics
 from services.store.database import Database
 from tests.fakes.realtime_server import Script
@@ -76,8 +77,12 @@ async def test_fifty_calls_leave_nothing_behind(stack: LiveStack) -> None:
     stack.realtime.assert_clean()
 
 
-async def test_shutdown_ends_live_calls_cleanly(mongo_uri: str, database_name: str, mongo_client) -> None:
-    async with live_stack(mongo_uri, database_name) as stack:
+@pytest.mark.parametrize("listener", ["uvicorn", "stream-port"])
+async def test_shutdown_ends_live_calls_cleanly(
+    mongo_uri: str, database_name: str, mongo_client, listener: str
+) -> None:
+    overrides = {"stream_port": free_port()} if listener == "stream-port" else {}
+    async with live_stack(mongo_uri, database_name, **overrides) as stack:
         calls = []
         for i in range(3):
             call = await stack.sim.place_call(from_=f"+9192{i:08d}")
@@ -86,7 +91,7 @@ async def test_shutdown_ends_live_calls_cleanly(mongo_uri: str, database_name: s
         await stack.realtime.wait_for_sessions(3)
         stack.server.should_exit = True
         for call in calls:
-            await call.wait_closed(timeout=15)
+            assert await call.wait_closed(timeout=15) == 1012, "closed as a service restart, on either listener"
     # After the server has stopped, every record was finalised with the reason.
     repository = Database(mongo_client, database_name).calls
     records = [await repository.get(c.call_sid) for c in calls]

@@ -177,6 +177,7 @@ class ExotelSimulator:
 
     def __init__(self, app_base_url: str, public_base_url: str, account_sid: str, user: str, secret: str) -> None:
         self.app_base_url = app_base_url.rstrip("/")
+        self.stream_base_url: str | None = None  # WebSocket URLs go here when set (the app's STREAM_PORT)
         self.public_base_url = public_base_url.rstrip("/")
         self.account_sid = account_sid
         self.user, self.secret = user, secret
@@ -188,6 +189,8 @@ class ExotelSimulator:
     def local_url(self, url: str) -> str:
         parts, app = urlsplit(url), urlsplit(self.app_base_url)
         scheme = ("wss" if app.scheme == "https" else "ws") if parts.scheme in ("ws", "wss") else app.scheme
+        if parts.scheme in ("ws", "wss") and self.stream_base_url:
+            app = urlsplit(self.stream_base_url)  # the load balancer's stream route (STREAM_PORT)
         return urlunsplit((scheme, app.netloc, parts.path, parts.query, ""))
 
     async def get(self, path: str, params: Mapping[str, str], *, authorization: str | None = AUTO) -> httpx.Response:

@@ -246,6 +246,7 @@ class PlivoSimulator:
 
     def __init__(self, app_base_url: str, public_base_url: str, auth_id: str, auth_token: str) -> None:
         self.app_base_url = app_base_url.rstrip("/")
+        self.stream_base_url: str | None = None  # WebSocket URLs go here when set (the app's STREAM_PORT)
         self.public_base_url = public_base_url.rstrip("/")
         self.account_sid = auth_id
         self.auth_token = auth_token
@@ -260,6 +261,8 @@ class PlivoSimulator:
             return self.app_base_url + path_or_url
         parts, app = urlsplit(path_or_url), urlsplit(self.app_base_url)
         scheme = ("wss" if app.scheme == "https" else "ws") if parts.scheme in ("ws", "wss") else app.scheme
+        if parts.scheme in ("ws", "wss") and self.stream_base_url:
+            app = urlsplit(self.stream_base_url)  # the load balancer's stream route (STREAM_PORT)
         return urlunsplit((scheme, app.netloc, parts.path, parts.query, ""))
 
     def sign(self, url: str, params: Mapping[str, str], nonce: str) -> str:

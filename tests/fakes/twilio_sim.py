@@ -173,6 +173,9 @@ class TwilioSimulator:
     ) -> None:
         self.app_base_url = app_base_url.rstrip("/")
         self.public_base_url = public_base_url.rstrip("/")
+        # Where WebSocket URLs go when the app serves streams on their own port (STREAM_PORT), as a load
+        # balancer routes the stream paths there; None: the app's base URL, like everything else.
+        self.stream_base_url: str | None = None
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.validator = RequestValidator(auth_token)
@@ -200,6 +203,7 @@ class TwilioSimulator:
         scheme = app.scheme
         if parts.scheme in ("ws", "wss"):
             scheme = "wss" if app.scheme == "https" else "ws"
+            app = urlsplit(self.stream_base_url or self.app_base_url)  # the load balancer's stream route
         return urlunsplit((scheme, app.netloc, parts.path, parts.query, ""))
 
     def add_call_listener(self, listener: Callable[[SimulatedCall], None]) -> None:

@@ -1,0 +1,140 @@
+"""The carriers' media streams on a second listener (STREAM_PORT), served by aiohttp's WebSocket.
+
+Per inbound frame, uvicorn's WebSocket stack (its protocol, websockets' Python frame parser, the ASGI
+hop) costs ~56 µs of CPU against ~36 µs for aiohttp's compiled frame reader (`bench/ws_server_cost.py`);
+at 50 frames a second per call, receiving the phone's audio is the largest single cost of a call. So when
+STREAM_PORT is set, the same stream endpoints (`/media-stream`, `/plivo/stream`, `/exotel/stream`) are
+also served on that port by aiohttp, in the same process and event loop, and a load balancer routes those
+paths there (docs/deploy.md). Unset, everything stays on the main port.
+
+The endpoints are not rewritten: each runs as it does under uvicorn, on a Starlette `WebSocket` whose
+ASGI receive and send are this module's, over aiohttp's socket. What uvicorn does around them is done
+here too: a handshake closed before it is accepted is an HTTP 403, and at shutdown the streams still open
+are closed with 1012 ("service restart"), which the session reads as a server shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from fastapi import FastAPI
+from starlette.websockets import WebSocket
+
+from utils.logger import get_logger
+
+log = get_logger(__name__)
+
+SERVICE_RESTART = 1012
+Endpoint = Callable[[WebSocket], Awaitable[None]]
+
+
+class AiohttpAsgiSocket:
+    """ASGI `receive` / `send` for one WebSocket endpoint, over an aiohttp request and its socket."""
+
+    def __init__(self, request: web.Request, max_message_bytes: int) -> None:
+        self.request = request
+        self.ws = web.WebSocketResponse(max_msg_size=max_message_bytes, compress=False, autoping=True)
+        self._connected = False
+        self._shutdown_code: int | None = None  # set when this side closes it (a server restart)
+
+    def scope(self, app: FastAPI) -> dict[str, Any]:
+        request = self.request
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        return {
+            "type": "websocket",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "scheme": "wss" if request.secure else "ws",
+            "http_version": "1.1",
+            "path": request.path,
+            "raw_path": request.raw_path.split("?", 1)[0].encode(),
+            "query_string": request.query_string.encode(),
+            "root_path": "",
+            "headers": [(name.lower(), value) for name, value in request.raw_headers],
+            "client": tuple(peer[:2]) if peer else None,
+            "server": None,
+            "subprotocols": [],
+            "state": {},
+            "app": app,
+        }
+
+    async def receive(self) -> dict[str, Any]:
+        if not self._connected:
+            self._connected = True
+            return {"type": "websocket.connect"}
+        message = await self.ws.receive()
+        if message.type is WSMsgType.TEXT:
+            return {"type": "websocket.receive", "text": message.data}
+        if message.type is WSMsgType.BINARY:
+            return {"type": "websocket.receive", "bytes": message.data}
+        code = self._shutdown_code or self.ws.close_code or 1005
+        return {"type": "websocket.disconnect", "code": code}
+
+    async def send(self, message: MutableMapping[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "websocket.accept":
+            await self.ws.prepare(self.request)
+        elif kind == "websocket.send":
+            if message.get("text") is not None:
+                await self.ws.send_str(message["text"])
+            else:
+                await self.ws.send_bytes(message["bytes"])
+        elif kind == "websocket.close":
+            if self.ws.prepared:  # before the handshake, the handler answers 403 instead
+                await self.ws.close(code=message.get("code", 1000))
+        # Nothing else is sent by the stream endpoints (no denial responses, no subprotocols).
+
+    async def close_for_restart(self) -> None:
+        if self.ws.prepared and not self.ws.closed:
+            self._shutdown_code = SERVICE_RESTART
+            await self.ws.close(code=SERVICE_RESTART)
+
+
+class StreamListener:
+    """The aiohttp server for the stream endpoints: started and stopped by the app's lifespan."""
+
+    def __init__(self, app: FastAPI, endpoints: dict[str, Endpoint], max_message_bytes: int) -> None:
+        self._app = app
+        self._endpoints = endpoints
+        self._max_message_bytes = max_message_bytes
+        self._open: set[AiohttpAsgiSocket] = set()
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, host: str, port: int) -> None:
+        server = web.Application()
+        for path in self._endpoints:
+            server.router.add_get(path, self._handle)
+        # No access log: stream URLs carry the call's token in their query.
+        self._runner = web.AppRunner(server, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        log.info("stream_listener_started", port=port, paths=sorted(self._endpoints))
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        socket = AiohttpAsgiSocket(request, self._max_message_bytes)
+        endpoint = self._endpoints[request.path]
+        self._open.add(socket)
+        try:
+            await endpoint(WebSocket(socket.scope(self._app), socket.receive, socket.send))
+        except Exception as error:  # as uvicorn would: the call's own code logs what it knows
+            log.error("stream_endpoint_failed", path=request.path, error=type(error).__name__)
+            if not socket.ws.prepared:
+                return web.Response(status=500)
+        finally:
+            self._open.discard(socket)
+            if socket.ws.prepared and not socket.ws.closed:
+                await socket.ws.close()
+        if not socket.ws.prepared:
+            return web.Response(status=403)  # refused before the handshake, as uvicorn answers it
+        return socket.ws
+
+    async def close_streams(self) -> None:
+        """Close every stream still open with 1012 (a restart), as uvicorn does with its own."""
+        await asyncio.gather(*(socket.close_for_restart() for socket in list(self._open)), return_exceptions=True)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
