@@ -37,7 +37,8 @@ COPY services ./services
 COPY utils ./utils
 COPY data/*.json ./data/
 USER 10001:10001
-EXPOSE 8000
+# 8001: the media streams when STREAM_PORT=8001 is set (docs/deploy.md); unset, everything is on 8000.
+EXPOSE 8000 8001
 
 # Readiness, not liveness: /health is 503 while the database is unreachable and from SIGTERM on (the node
 # drains). Plain Docker only reports "unhealthy"; an orchestrator that restarts unhealthy containers must
