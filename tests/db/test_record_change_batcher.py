@@ -47,6 +47,16 @@ async def watched(mongo_uri: str, database_name: str) -> AsyncIterator[tuple[Cal
         await client.close()
 
 
+@pytest.fixture
+async def batcher(watched: tuple[CallRepository, Commands]) -> AsyncIterator[RecordChangeBatcher]:
+    """A batcher with a short window in front of the watched repository, closed after the test."""
+    batching = RecordChangeBatcher(watched[0], window_s=0.05)
+    try:
+        yield batching
+    finally:
+        await batching.aclose()
+
+
 def sid(n: int) -> str:
     return f"CA{n:032x}"
 
@@ -58,15 +68,20 @@ async def started_writers(calls: CallRepository, batcher: RecordChangeBatcher, n
     return writers
 
 
+async def stored_lines(calls: CallRepository, call_sid: str) -> list[str]:
+    stored = await calls.get(call_sid)
+    assert stored is not None, "the record is stored"
+    return [line["text"] for line in stored["transcript"]]
+
+
 def say(writer: CallRecordWriter, text: str) -> None:
     writer.record.transcript.append(TranscriptLine(role="caller", text=text))
 
 
 async def test_the_changes_of_many_live_calls_go_out_as_one_command(
-    watched: tuple[CallRepository, Commands],
+    watched: tuple[CallRepository, Commands], batcher: RecordChangeBatcher
 ) -> None:
     calls, commands = watched
-    batcher = RecordChangeBatcher(calls, window_s=0.05)
     writers = await started_writers(calls, batcher, 20)
     commands.updates.clear()
     for n, writer in enumerate(writers):
@@ -74,46 +89,38 @@ async def test_the_changes_of_many_live_calls_go_out_as_one_command(
     assert all(await asyncio.gather(*(writer.flush() for writer in writers)))
     assert commands.updates == [20], "one update command carrying every call's change"
     for n in (0, 19):
-        stored = await calls.get(sid(n))
-        assert stored is not None and [line["text"] for line in stored["transcript"]] == [f"Mera order {n} kahan hai?"]
-    await batcher.aclose()
+        assert await stored_lines(calls, sid(n)) == [f"Mera order {n} kahan hai?"]
 
 
 async def test_a_change_the_database_cannot_take_fails_alone_and_is_kept(
-    watched: tuple[CallRepository, Commands],
+    watched: tuple[CallRepository, Commands], batcher: RecordChangeBatcher
 ) -> None:
     calls, _ = watched
-    batcher = RecordChangeBatcher(calls, window_s=0.05)
     bad, good = await started_writers(calls, batcher, 2)
     bad.record.latencies.barge_ins = 2**70  # BSON holds at most 8-byte ints: this change cannot be encoded
     say(bad, "Refund kab aayega?")
     say(good, "Delivery kab hogi?")
     assert await asyncio.gather(bad.flush(), good.flush()) == [False, True]
-    stored = await calls.get(good.record.call_sid)
-    assert stored is not None and stored["transcript"][0]["text"] == "Delivery kab hogi?"
+    assert await stored_lines(calls, good.record.call_sid) == ["Delivery kab hogi?"]
 
     bad.record.latencies.barge_ins = 1  # fixed: the kept change goes with it, once
     assert await bad.flush()
+    assert await stored_lines(calls, bad.record.call_sid) == ["Refund kab aayega?"]
     stored = await calls.get(bad.record.call_sid)
-    assert stored is not None and [line["text"] for line in stored["transcript"]] == ["Refund kab aayega?"]
-    assert stored["latencies"]["barge_ins"] == 1
-    await batcher.aclose()
+    assert stored is not None and stored["latencies"]["barge_ins"] == 1
 
 
 async def test_a_record_deleted_under_a_live_call_is_told_apart_and_written_whole_again(
-    watched: tuple[CallRepository, Commands],
+    watched: tuple[CallRepository, Commands], batcher: RecordChangeBatcher
 ) -> None:
     calls, _ = watched
-    batcher = RecordChangeBatcher(calls, window_s=0.05)
     gone, kept = await started_writers(calls, batcher, 2)
     await calls.collection.delete_one({"_id": gone.record.call_sid})
     say(gone, "Hello?")
     say(kept, "Namaste")
     assert await asyncio.gather(gone.flush(), kept.flush()) == [False, True], "no record to update: not taken"
     assert await gone.flush(), "then the whole record is written again"
-    stored = await calls.get(gone.record.call_sid)
-    assert stored is not None and [line["text"] for line in stored["transcript"]] == ["Hello?"]
-    await batcher.aclose()
+    assert await stored_lines(calls, gone.record.call_sid) == ["Hello?"]
 
 
 async def test_while_the_database_is_paused_every_change_is_kept_and_lands_once_it_is_back() -> None:
@@ -136,9 +143,7 @@ async def test_while_the_database_is_paused_every_change_is_kept_and_lands_once_
                 assert asyncio.get_running_loop().time() < deadline, "the database is back: the writes must land"
                 await asyncio.sleep(0.1)
             for writer in writers:
-                stored = await calls.get(writer.record.call_sid)
-                assert stored is not None
-                assert [line["text"] for line in stored["transcript"]] == ["Awaaz aa rahi hai?", "Ab theek hai"]
+                assert await stored_lines(calls, writer.record.call_sid) == ["Awaaz aa rahi hai?", "Ab theek hai"]
         finally:
             server.process.send_signal(signal.SIGCONT)
             await batcher.aclose()
@@ -160,8 +165,7 @@ async def test_a_change_pending_at_shutdown_is_sent_and_later_ones_go_straight_o
     say(writer, "Bye")
     assert await writer.flush()
     assert commands.updates == [1]
-    stored = await calls.get(writer.record.call_sid)
-    assert stored is not None and [line["text"] for line in stored["transcript"]] == ["Shukriya", "Bye"]
+    assert await stored_lines(calls, writer.record.call_sid) == ["Shukriya", "Bye"]
 
 
 async def test_shutdown_with_the_database_paused_is_bounded_and_the_writer_keeps_its_change() -> None:
@@ -183,8 +187,7 @@ async def test_shutdown_with_the_database_paused_is_bounded_and_the_writer_keeps
             assert await flushing is False, "not written: the writer keeps the change"
             server.process.send_signal(signal.SIGCONT)
             assert await writer.flush(), "written once the database is back"
-            stored = await calls.get(writer.record.call_sid)
-            assert stored is not None and [line["text"] for line in stored["transcript"]] == ["Hello?"]
+            assert await stored_lines(calls, writer.record.call_sid) == ["Hello?"]
         finally:
             server.process.send_signal(signal.SIGCONT)
             await client.close()
