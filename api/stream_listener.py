@@ -16,6 +16,7 @@ are closed with 1012 ("service restart"), which the session reads as a server sh
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -31,6 +32,22 @@ SERVICE_RESTART = 1012
 Endpoint = Callable[[WebSocket], Awaitable[None]]
 
 
+def client_address(peer: tuple[str, int] | None, forwarded_for: str | None, trusted: str) -> tuple[str, int] | None:
+    """The caller's address as uvicorn's `proxy_headers` gives it on the main port: `X-Forwarded-For` is
+    believed only from a trusted proxy (FORWARDED_ALLOW_IPS), and then its nearest untrusted hop is the
+    client. Exotel's IP allowlist reads it (EXOTEL_ALLOWED_IPS)."""
+    hosts = {host.strip() for host in trusted.split(",")}
+    if peer is None or not forwarded_for or not ("*" in hosts or peer[0] in hosts):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    if not hops:
+        return peer
+    if "*" in hosts:  # every proxy trusted: the first hop is the client
+        return (hops[0], 0)
+    untrusted = [hop for hop in hops if hop not in hosts]
+    return (untrusted[-1] if untrusted else hops[0], 0)
+
+
 class AiohttpAsgiSocket:
     """ASGI `receive` / `send` for one WebSocket endpoint, over an aiohttp request and its socket."""
 
@@ -43,6 +60,8 @@ class AiohttpAsgiSocket:
     def scope(self, app: FastAPI) -> dict[str, Any]:
         request = self.request
         peer = request.transport.get_extra_info("peername") if request.transport else None
+        peer_address = (str(peer[0]), int(peer[1])) if peer else None
+        trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")  # uvicorn's setting, and its default
         return {
             "type": "websocket",
             "asgi": {"version": "3.0", "spec_version": "2.4"},
@@ -53,7 +72,7 @@ class AiohttpAsgiSocket:
             "query_string": request.query_string.encode(),
             "root_path": "",
             "headers": [(name.lower(), value) for name, value in request.raw_headers],
-            "client": tuple(peer[:2]) if peer else None,
+            "client": client_address(peer_address, request.headers.get("x-forwarded-for"), trusted),
             "server": None,
             "subprotocols": [],
             "state": {},
