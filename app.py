@@ -33,7 +33,7 @@ from api import (
 )
 from api.console import install_console
 from api.limits import BodyLimitMiddleware
-from api.stream_listener import Endpoint, StreamListener
+from api.stream_listener import StreamListener
 from config.agent_config import AgentConfig
 from config.agent_file import load_agent
 from config.settings import Settings, get_settings
@@ -74,10 +74,10 @@ def create_app(settings: Settings, agent: AgentConfig | None = None) -> FastAPI:
         gc.collect()
         gc.freeze()
         CALL_CAPACITY.set(settings.max_concurrent_calls)
-        streams = _stream_listener(app, settings)
+        # STREAM_PORT: the carriers' streams on aiohttp too (`api/stream_listener.py`).
+        streams = StreamListener(app, settings.stream_port, WS_TRANSPORT_MAX_BYTES) if settings.stream_port else None
         if streams is not None:
-            assert settings.stream_port is not None
-            await streams.start(settings.host, settings.stream_port)
+            await streams.start(settings.host)
         log.info("service_started", model=settings.openai_realtime_model, public_url=settings.public_base_url)
         try:
             yield
@@ -113,18 +113,6 @@ def create_app(settings: Settings, agent: AgentConfig | None = None) -> FastAPI:
     app.include_router(health.router)
     install_console(app)
     return app
-
-
-def _stream_listener(app: FastAPI, settings: Settings) -> StreamListener | None:
-    """STREAM_PORT: the enabled carriers' stream endpoints on aiohttp too (`api/stream_listener.py`)."""
-    if settings.stream_port is None:
-        return None
-    endpoints: dict[str, Endpoint] = {"/media-stream": twilio_webhooks.media_stream}
-    if settings.plivo_enabled:
-        endpoints["/plivo/stream"] = plivo_webhooks.stream
-    if settings.exotel_enabled:
-        endpoints["/exotel/stream"] = exotel_webhooks.stream
-    return StreamListener(app, endpoints, WS_TRANSPORT_MAX_BYTES)
 
 
 async def _seed(settings: Settings) -> None:

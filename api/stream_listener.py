@@ -7,29 +7,28 @@ STREAM_PORT is set, the same stream endpoints (`/media-stream`, `/plivo/stream`,
 also served on that port by aiohttp, in the same process and event loop, and a load balancer routes those
 paths there (docs/deploy.md). Unset, everything stays on the main port.
 
-The endpoints are not rewritten: each runs as it does under uvicorn, on a Starlette `WebSocket` whose
-ASGI receive and send are this module's, over aiohttp's socket. What uvicorn does around them is done
-here too: a handshake closed before it is accepted is an HTTP 403, and at shutdown the streams still open
-are closed with 1012 ("service restart"), which the session reads as a server shutdown.
+Nothing is routed twice: aiohttp hands every WebSocket handshake to the app itself, as an ASGI server
+does (its router finds the stream endpoint of an enabled carrier, or refuses the path), with this
+module's receive and send over aiohttp's socket. What uvicorn does around them is done here too: a
+handshake closed before it is accepted is an HTTP 403, and at shutdown the streams still open are
+closed with 1012 ("service restart"), which the session reads as a server shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 from aiohttp import WSMsgType, web
 from fastapi import FastAPI
-from starlette.websockets import WebSocket
 
 from utils.logger import get_logger
 
 log = get_logger(__name__)
 
 SERVICE_RESTART = 1012
-Endpoint = Callable[[WebSocket], Awaitable[None]]
 
 
 def client_address(peer: tuple[str, int] | None, forwarded_for: str | None, trusted: str) -> tuple[str, int] | None:
@@ -49,7 +48,7 @@ def client_address(peer: tuple[str, int] | None, forwarded_for: str | None, trus
 
 
 class AiohttpAsgiSocket:
-    """ASGI `receive` / `send` for one WebSocket endpoint, over an aiohttp request and its socket."""
+    """ASGI `scope`, `receive` and `send` for one WebSocket handshake, over an aiohttp request and its socket."""
 
     def __init__(self, request: web.Request, max_message_bytes: int) -> None:
         self.request = request
@@ -112,31 +111,31 @@ class AiohttpAsgiSocket:
 
 
 class StreamListener:
-    """The aiohttp server for the stream endpoints: started and stopped by the app's lifespan."""
+    """The aiohttp server for the app's WebSocket routes: started and stopped by the app's lifespan."""
 
-    def __init__(self, app: FastAPI, endpoints: dict[str, Endpoint], max_message_bytes: int) -> None:
+    def __init__(self, app: FastAPI, port: int, max_message_bytes: int) -> None:
         self._app = app
-        self._endpoints = endpoints
+        self.port = port
         self._max_message_bytes = max_message_bytes
         self._open: set[AiohttpAsgiSocket] = set()
         self._runner: web.AppRunner | None = None
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str) -> None:
         server = web.Application()
-        for path in self._endpoints:
-            server.router.add_get(path, self._handle)
+        server.router.add_get("/{path:.*}", self._handle)  # the app routes it
         # No access log: stream URLs carry the call's token in their query.
         self._runner = web.AppRunner(server, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        log.info("stream_listener_started", port=port, paths=sorted(self._endpoints))
+        await web.TCPSite(self._runner, host, self.port).start()
+        log.info("stream_listener_started", port=self.port)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         socket = AiohttpAsgiSocket(request, self._max_message_bytes)
-        endpoint = self._endpoints[request.path]
+        if not socket.ws.can_prepare(request).ok:
+            return web.Response(status=400, text="WebSocket streams only")
         self._open.add(socket)
         try:
-            await endpoint(WebSocket(socket.scope(self._app), socket.receive, socket.send))
+            await self._app(socket.scope(self._app), socket.receive, socket.send)
         except Exception as error:  # as uvicorn would: the call's own code logs what it knows
             log.error("stream_endpoint_failed", path=request.path, error=type(error).__name__)
             if not socket.ws.prepared:

@@ -75,19 +75,18 @@ class InboundCoalescer:
         if is_loud(audio):
             self._onset_frames = ONSET_FRAMES
             return self._with_buffer(payload, audio)
-        self._buffer += audio
-        if len(self._buffer) >= self._batch_bytes:
-            return self.flush()
-        return None
+        return self._hold(audio, self._batch_bytes)
 
     def _during_speech(self, payload: str) -> str | None:
         audio = binascii.a2b_base64(payload)
         if not is_loud(audio):
             return self._with_buffer(payload, audio)  # a pause may be the end: nothing held back
+        return self._hold(audio, self._speech_batch_bytes)
+
+    def _hold(self, audio: bytes, batch_bytes: int) -> str | None:
+        """Add to the batch; the batch once it holds `batch_bytes`."""
         self._buffer += audio
-        if len(self._buffer) >= self._speech_batch_bytes:
-            return self.flush()
-        return None
+        return self.flush() if len(self._buffer) >= batch_bytes else None
 
     def flush(self) -> str | None:
         """Whatever is held, as one append (e.g. at the end of the stream)."""
