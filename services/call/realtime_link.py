@@ -216,12 +216,12 @@ class RealtimeLink:
 
 
 def _frame_sender(rt: AsyncRealtimeConnection) -> Callable[[str], Awaitable[None]]:
-    """The send for appends: the `websockets` connection under the SDK's, when it is there.
+    """The send for appends: the socket under the SDK's connection (ours, `services.realtime.transport`).
 
     The SDK's `send_raw` adds per message a check of its reconnect queue and an anyio task lookup (~20 µs,
     ~4 % of the process at 50 calls, py-spy) for a reconnect a call never uses: `RealtimeLink` holds audio
     and reopens sessions itself. The attribute is the SDK's, not public API: if it ever goes, `send_raw`.
-    Sending on a socket the SDK closed raises like `send_raw` does (websockets' ConnectionClosed)."""
+    Sending on a closed socket raises like `send_raw` does (websockets' ConnectionClosed)."""
     connection = getattr(rt, "_connection", None)
     send = getattr(connection, "send", None)
     return send if callable(send) else rt.send_raw

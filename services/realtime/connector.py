@@ -1,8 +1,9 @@
 """Opening OpenAI Realtime (GA) connections with the openai SDK, and starting a conversation on one.
 
-The SDK does what it is good at here — URL, auth headers, typed `session.update` and
-`response.create`. The per-frame audio path (`services.call.realtime_link`) uses the same
-connection's raw send / `recv_bytes()` instead, because the typed helpers cost ~60x more per frame.
+The SDK's `AsyncRealtimeConnection` does what it is good at here — typed `session.update` and
+`response.create`, its auth headers — on an aiohttp socket (`services.realtime.transport`: why). The
+per-frame audio path (`services.call.realtime_link`) uses the same connection's raw send /
+`recv_bytes()` instead, because the typed helpers cost ~60x more per frame.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from config.agent_config import AgentConfig
 from config.settings import Settings
 from services.realtime.session_config import build_session_config
+from services.realtime.transport import RealtimeTransport
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 class RealtimeConnector:
@@ -29,15 +33,14 @@ class RealtimeConnector:
             api_key=settings.openai_api_key.get_secret_value(),
             websocket_base_url=settings.openai_websocket_base_url,
         )
+        self._transport = RealtimeTransport(
+            self._client, settings.openai_websocket_base_url, max_message_bytes=MAX_MESSAGE_BYTES
+        )
 
     async def open(self) -> AsyncRealtimeConnection:
         """Connect within the configured timeout; raises on failure (the caller plays the apology)."""
-        manager = self._client.realtime.connect(
-            model=self._settings.openai_realtime_model,
-            # No permessage-deflate: compressing base64 audio costs CPU per frame and saves little.
-            websocket_connection_options={"max_size": 16 * 1024 * 1024, "compression": None},
-        )
-        return await asyncio.wait_for(manager.enter(), timeout=self._settings.openai_connect_timeout_s)
+        connecting = self._transport.connect(self._settings.openai_realtime_model)
+        return await asyncio.wait_for(connecting, timeout=self._settings.openai_connect_timeout_s)
 
     async def open_configured(self) -> AsyncRealtimeConnection:
         """A connection with our session configuration applied (the one place it is built)."""
@@ -64,4 +67,5 @@ class RealtimeConnector:
         return rt
 
     async def aclose(self) -> None:
+        await self._transport.aclose()
         await self._client.close()

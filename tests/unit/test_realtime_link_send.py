@@ -9,7 +9,7 @@ from services.call.realtime_link import RealtimeLink
 
 
 class RecordingSocket:
-    """Stands for the `websockets` client connection the SDK wraps (only `send` is used on this path)."""
+    """Stands for the socket the SDK's connection wraps (only `send` is used on this path)."""
 
     def __init__(self) -> None:
         self.sent: list[str | bytes] = []

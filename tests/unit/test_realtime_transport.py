@@ -1,0 +1,104 @@
+"""The SDK's Realtime connection on an aiohttp socket, against the protocol-faithful fake Realtime server."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+
+import aiohttp
+import orjson
+import pytest
+from openai import AsyncOpenAI
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK
+
+from services.realtime.transport import RealtimeTransport, realtime_url
+from tests.fakes.realtime_server import FakeRealtimeServer
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeRealtimeServer]:
+    async with FakeRealtimeServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def transport(fake: FakeRealtimeServer) -> AsyncIterator[RealtimeTransport]:
+    client = AsyncOpenAI(api_key="sk-test-transport", websocket_base_url=fake.url)
+    transport = RealtimeTransport(client, fake.url, max_message_bytes=1 << 20)
+    yield transport
+    await transport.aclose()
+    await client.close()
+
+
+async def next_event(rt: object, event_type: str) -> dict[str, object]:
+    while True:
+        raw = await rt.recv_bytes()  # type: ignore[attr-defined]
+        assert isinstance(raw, bytes), "recv_bytes must keep the SDK's contract: bytes"
+        event = orjson.loads(raw)
+        if event["type"] == event_type:
+            return event  # type: ignore[no-any-return]
+
+
+async def read_until_closed(rt: object) -> None:
+    """Events already on the wire come first; then the close."""
+    for _ in range(50):
+        await rt.recv_bytes()  # type: ignore[attr-defined]
+    raise AssertionError("the socket never closed")
+
+
+def test_the_url_is_the_public_realtime_endpoint() -> None:
+    assert realtime_url(None, "gpt-realtime") == "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+    assert realtime_url("ws://127.0.0.1:9/v1/", "m x") == "ws://127.0.0.1:9/v1/realtime?model=m+x"
+
+
+async def test_typed_sdk_events_and_raw_appends_travel_both_ways(
+    fake: FakeRealtimeServer, transport: RealtimeTransport
+) -> None:
+    rt = await transport.connect("gpt-realtime")
+    (session,) = await fake.wait_for_sessions(1)
+    await next_event(rt, "session.created")
+    pcmu = {"format": {"type": "audio/pcmu"}}
+    session_config = {"type": "realtime", "instructions": "Be brief.", "audio": {"input": pcmu, "output": pcmu}}
+    await rt.session.update(session=session_config)  # type: ignore[arg-type]
+    updated = await next_event(rt, "session.updated")
+    assert updated["session"]["instructions"] == "Be brief."  # type: ignore[index]
+    audio = base64.b64encode(bytes(160)).decode()  # 20 ms of μ-law
+    await rt.send_raw('{"type":"input_audio_buffer.append","audio":"' + audio + '"}')
+    await session.wait_for(lambda: session.appended_ms >= 20, what="the raw append")
+    await rt.close()
+    fake.assert_clean()  # handshake: Bearer key, GA path, model, no beta header; events valid
+
+
+async def test_a_refused_handshake_raises(fake: FakeRealtimeServer, transport: RealtimeTransport) -> None:
+    fake.fail_connect = True
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await transport.connect("gpt-realtime")
+    assert refused.value.status == 500
+
+
+@pytest.mark.parametrize(("code", "closed"), [(1011, ConnectionClosedError), (1000, ConnectionClosedOK)])
+async def test_a_server_close_raises_what_websockets_would(
+    fake: FakeRealtimeServer, transport: RealtimeTransport, code: int, closed: type[ConnectionClosed]
+) -> None:
+    rt = await transport.connect("gpt-realtime")
+    (session,) = await fake.wait_for_sessions(1)
+    await next_event(rt, "session.created")
+    closing = asyncio.create_task(session.disconnect(code))  # it waits for our close frame: read meanwhile
+    with pytest.raises(closed) as raised:
+        await read_until_closed(rt)
+    await closing
+    assert raised.value.rcvd is not None and raised.value.rcvd.code == code
+    with pytest.raises(ConnectionClosed):
+        await rt.send_raw('{"type":"response.create"}')
+
+
+async def test_a_dropped_tcp_connection_is_an_abnormal_close(
+    fake: FakeRealtimeServer, transport: RealtimeTransport
+) -> None:
+    rt = await transport.connect("gpt-realtime")
+    (session,) = await fake.wait_for_sessions(1)
+    await next_event(rt, "session.created")
+    await session.disconnect(None)  # no close frame
+    with pytest.raises(ConnectionClosedError):
+        await read_until_closed(rt)
