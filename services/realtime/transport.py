@@ -3,10 +3,11 @@
 The openai SDK's `AsyncRealtimeConnection` speaks the protocol (typed `session.update`,
 `response.create`, event models) over whatever object it is given that sends, receives and closes
 like a `websockets` client connection. Its own `connect()` always builds a `websockets` one, whose
-frame parser and send path are pure Python: ~56 µs of CPU per append + event round trip on this
-machine, against ~33 µs on aiohttp's (C frame reader, C masking, one write per frame). At 50 calls
-that is about 7 % of the process. So we open the socket with aiohttp and hand it to the SDK's
-connection class: the SDK keeps everything above the transport.
+frame parser and send path are pure Python: ~62 µs of CPU per append + event round trip on this
+machine, against ~34 µs on aiohttp's (C frame reader, C masking, one write per frame;
+`bench/realtime_client_cost.py`). At 50 calls that was 9-10 % of the process (`bench.bridge_load`).
+So we open the socket with aiohttp and hand it to the SDK's connection class: the SDK keeps everything
+above the transport.
 
 What the SDK would add and we do the same way: the URL (`<websocket base>/realtime?model=...`, the
 public Realtime endpoint), its auth and default headers (`client.auth_headers`,
