@@ -82,6 +82,7 @@ class SessionAge(Protocol):
 async def rotate_before_cap(host: RotationHost, link: SessionAge, max_age_s: float) -> None:
     """Once the Realtime session is `max_age_s` old, move the call to a new one at a quiet moment."""
     while True:
-        await asyncio.sleep(POLL_S)
+        # Nothing to watch before the cap (a wake-up per call every POLL_S for an hour, otherwise).
+        await asyncio.sleep(max(max_age_s - link.age_s, POLL_S))
         if link.age_s >= max_age_s and not link.down and host.conversation_is_idle():
             await host.rotate_session()
