@@ -9,7 +9,9 @@ paths there (docs/deploy.md). Unset, everything stays on the main port.
 
 Nothing is routed twice: aiohttp hands every WebSocket handshake to the app itself, as an ASGI server
 does (its router finds the stream endpoint of an enabled carrier, or refuses the path), with this
-module's receive and send over aiohttp's socket. What uvicorn does around them is done here too: a
+module's receive and send over aiohttp's socket. Once a stream is accepted, its frames skip the ASGI hop:
+the socket is in the scope's `extensions` as the call's `FrameSocket` (`services/telephony/frames.py`).
+What uvicorn does around them is done here too: a
 handshake closed before it is accepted is an HTTP 403, and at shutdown the streams still open are
 closed with 1012 ("service restart"), which the session reads as a server shutdown.
 """
@@ -17,6 +19,7 @@ closed with 1012 ("service restart"), which the session reads as a server shutdo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import MutableMapping
 from typing import Any
@@ -24,11 +27,11 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from fastapi import FastAPI
 
+from services.telephony.events import StreamClosed
+from services.telephony.frames import FRAMES_EXTENSION, SERVICE_RESTART, closed_by
 from utils.logger import get_logger
 
 log = get_logger(__name__)
-
-SERVICE_RESTART = 1012
 
 
 def client_address(peer: tuple[str, int] | None, forwarded_for: str | None, trusted: str) -> tuple[str, int] | None:
@@ -48,7 +51,8 @@ def client_address(peer: tuple[str, int] | None, forwarded_for: str | None, trus
 
 
 class AiohttpAsgiSocket:
-    """ASGI `scope`, `receive` and `send` for one WebSocket handshake, over an aiohttp request and its socket."""
+    """ASGI `scope`, `receive` and `send` for one WebSocket handshake, over an aiohttp request and its socket;
+    after it, the stream's `FrameSocket` on the same socket."""
 
     def __init__(self, request: web.Request, max_message_bytes: int) -> None:
         self.request = request
@@ -76,6 +80,7 @@ class AiohttpAsgiSocket:
             "subprotocols": [],
             "state": {},
             "app": app,
+            "extensions": {FRAMES_EXTENSION: self},
         }
 
     async def receive(self) -> dict[str, Any]:
@@ -103,6 +108,24 @@ class AiohttpAsgiSocket:
             if self.ws.prepared:  # before the handshake, the handler answers 403 instead
                 await self.ws.close(code=message.get("code", 1000))
         # Nothing else is sent by the stream endpoints (no denial responses, no subprotocols).
+
+    # ------------------------------------------------------------ FrameSocket, once the stream is accepted
+    async def receive_frame(self) -> str | bytes | StreamClosed:
+        message = await self.ws.receive()
+        if message.type is WSMsgType.TEXT or message.type is WSMsgType.BINARY:
+            data: str | bytes = message.data
+            return data
+        return closed_by(self._shutdown_code or self.ws.close_code)
+
+    async def send_text(self, text: str) -> None:
+        if not self.ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):  # closed under the write
+                await self.ws.send_str(text)
+
+    async def close(self, code: int = 1000) -> None:
+        if self.ws.prepared and not self.ws.closed:
+            with contextlib.suppress(Exception):
+                await self.ws.close(code=code)
 
     async def close_for_restart(self) -> None:
         if self.ws.prepared and not self.ws.closed:

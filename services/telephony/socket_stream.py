@@ -10,21 +10,19 @@ for an echo that may never come, and an echo the carrier sends anyway is simply 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from typing import Any, Literal
 
 import orjson
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from services import metrics
 from services.telephony.events import CallInfo, Digit, PlaybackMarkEcho, StreamClosed, StreamEvent
+from services.telephony.frames import FrameSocket, frame_socket
 from utils.logger import get_logger
 
 log = get_logger(__name__)
 
-# uvicorn closes live websockets with 1012 ("service restart") when the server shuts down.
-_SERVICE_RESTART = 1012
 Drop = Literal["malformed", "invalid"]
 KEYPAD = "0123456789*#"
 
@@ -38,25 +36,20 @@ def parse(text: str) -> tuple[dict[str, Any], str] | None:
         return None
 
 
-async def next_text(websocket: WebSocket, max_bytes: int, stream_log: Any) -> str | StreamClosed:
+async def next_text(frames: FrameSocket, max_bytes: int, stream_log: Any) -> str | StreamClosed:
     """The next text frame of a carrier socket (binary and oversized ones are dropped and counted), or
     why the socket closed. Every carrier's stream reads through here."""
     while True:
-        try:
-            message = await websocket.receive()
-        except (WebSocketDisconnect, RuntimeError):
-            return StreamClosed("stream_closed")
-        if message["type"] == "websocket.disconnect":
-            code = message.get("code")
-            return StreamClosed("server_shutdown" if code == _SERVICE_RESTART else "stream_closed")
-        text: str | None = message.get("text")
-        if text is None:
-            metrics.DROPPED_MESSAGES.labels(reason="binary").inc()
-        elif len(text) > max_bytes:
+        frame = await frames.receive_frame()
+        if isinstance(frame, str):
+            if len(frame) <= max_bytes:
+                return frame
             metrics.DROPPED_MESSAGES.labels(reason="oversized").inc()
-            stream_log.warning("stream_message_oversized", size=len(text))
+            stream_log.warning("stream_message_oversized", size=len(frame))
+        elif isinstance(frame, StreamClosed):
+            return frame
         else:
-            return text
+            metrics.DROPPED_MESSAGES.labels(reason="binary").inc()
 
 
 START_TIMEOUT_S = 10.0
@@ -95,7 +88,7 @@ class SocketStream:
     carrier = "carrier"
 
     def __init__(self, websocket: WebSocket, info: CallInfo, max_message_bytes: int) -> None:
-        self._ws = websocket
+        self._ws = frame_socket(websocket)
         self.info = info
         self._max_bytes = max_message_bytes
         self._send_lock = asyncio.Lock()
@@ -136,11 +129,8 @@ class SocketStream:
         self._pending.clear()
 
     async def _write(self, *frames: str) -> None:
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # closed under us: `receive` says so
-            for frame in frames:
-                await self._ws.send_text(frame)
+        for frame in frames:  # closed under us: nothing is written, `receive` says so
+            await self._ws.send_text(frame)
 
     async def _close_socket(self) -> None:
-        if self._ws.client_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await self._ws.close(code=1000)
+        await self._ws.close(1000)

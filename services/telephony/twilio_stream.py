@@ -11,14 +11,13 @@ rare control messages. Outbound frames carry exactly Twilio's keys (any other ke
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from dataclasses import dataclass
 from typing import Literal
 
 import orjson
 from pydantic import ValidationError
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket
 
 from models.twilio_stream import StartMessage, StartPayload, twilio_message_adapter
 from services import metrics
@@ -31,6 +30,7 @@ from services.telephony.events import (
     StreamEvent,
     StreamStopped,
 )
+from services.telephony.frames import frame_socket
 from services.telephony.socket_stream import next_text, read_start_frame
 from utils.logger import get_logger
 
@@ -127,7 +127,7 @@ class TwilioMediaStream:
     carrier = "twilio"
 
     def __init__(self, websocket: WebSocket, start: StartPayload, max_message_bytes: int) -> None:
-        self._ws = websocket
+        self._ws = frame_socket(websocket)
         self.info = call_info(start)
         self.codec = TwilioCodec(start.stream_sid)
         self._max_bytes = max_message_bytes
@@ -150,25 +150,20 @@ class TwilioMediaStream:
 
     async def send_audio(self, payload: str, mark: str | None) -> None:
         media = self.codec.media(payload)
-        async with self._send_lock:
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # closed under us: `receive` says so
-                await self._ws.send_text(media)
-                if mark is not None:
-                    await self._ws.send_text(self.codec.mark(mark))
+        async with self._send_lock:  # a socket closed under us writes nothing: `receive` says so
+            await self._ws.send_text(media)
+            if mark is not None:
+                await self._ws.send_text(self.codec.mark(mark))
 
     async def send_mark(self, mark: str) -> None:
         async with self._send_lock:
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await self._ws.send_text(self.codec.mark(mark))
+            await self._ws.send_text(self.codec.mark(mark))
 
     async def clear(self) -> None:
         async with self._send_lock:
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await self._ws.send_text(self.codec.clear())
+            await self._ws.send_text(self.codec.clear())
 
     async def close(self) -> None:
         # With nothing after <Connect> in our TwiML, closing the stream ends the call (or, after a REST
         # redirect, is simply the end of our leg).
-        if self._ws.client_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await self._ws.close(code=1000)
+        await self._ws.close(1000)
