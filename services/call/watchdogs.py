@@ -39,8 +39,11 @@ async def watch_silence(host: SilenceHost, agent: AgentConfig) -> None:
     prompts = 0
     turns = host.caller_turns()
     last_activity = time.monotonic()
+    # A quarter of the silence window, at most a second: a prompt comes at most that late, and the
+    # caller's speech is counted (`caller_turns`), never missed between two looks.
+    poll_s = min(1.0, agent.silence_prompt_after_s / 4)
     while True:
-        await asyncio.sleep(POLL_S)
+        await asyncio.sleep(poll_s)
         if host.caller_turns() != turns:  # the caller spoke: the next silence starts from the first prompt
             turns, prompts = host.caller_turns(), 0
         if not host.conversation_is_idle():
