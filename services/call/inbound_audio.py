@@ -62,23 +62,24 @@ class InboundCoalescer:
         self._caller_speaking = speaking
         self._onset_frames = 0
 
-    def add(self, payload: str) -> str | None:
-        """The append to send for this frame: the frame itself, a completed batch, or None (held)."""
+    def add(self, payload: str, audio: bytes | None = None) -> str | None:
+        """The append to send for this frame (`audio`: its bytes, if the carrier decoded them already): the
+        frame itself, a completed batch, or None (held)."""
         if self._caller_speaking and self._speech_batch_bytes > FRAME_BYTES:
-            return self._during_speech(payload)
+            return self._during_speech(payload, audio)
         if not self.enabled:
-            return self._with_buffer(payload)  # untouched, unless speech is still held
+            return self._with_buffer(payload, audio)  # untouched, unless speech is still held
         if self._caller_speaking or self._onset_frames:
             self._onset_frames = max(self._onset_frames - 1, 0)
-            return self._with_buffer(payload)
-        audio = binascii.a2b_base64(payload)
+            return self._with_buffer(payload, audio)
+        audio = binascii.a2b_base64(payload) if audio is None else audio
         if is_loud(audio):
             self._onset_frames = ONSET_FRAMES
             return self._with_buffer(payload, audio)
         return self._hold(audio, self._batch_bytes)
 
-    def _during_speech(self, payload: str) -> str | None:
-        audio = binascii.a2b_base64(payload)
+    def _during_speech(self, payload: str, audio: bytes | None) -> str | None:
+        audio = binascii.a2b_base64(payload) if audio is None else audio
         if not is_loud(audio):
             return self._with_buffer(payload, audio)  # a pause may be the end: nothing held back
         return self._hold(audio, self._speech_batch_bytes)

@@ -120,11 +120,12 @@ class RealtimeLink:
         return self._rt
 
     # ------------------------------------------------------------------ sending
-    async def append_audio(self, payload: str) -> None:
-        """Hot path: the carrier's base64 μ-law, forwarded as is or in a batch of frames (a text frame).
+    async def append_audio(self, payload: str, audio: bytes | None = None) -> None:
+        """Hot path: the carrier's base64 μ-law (and its bytes, if decoded already), forwarded as is or in a
+        batch of frames (a text frame).
 
         Never raises for a lost socket: the audio is held for the next session instead."""
-        chunk = self._inbound.add(payload)
+        chunk = self._inbound.add(payload, audio)
         if chunk is not None:
             await self._append(chunk)
 

@@ -183,7 +183,7 @@ class CallSession(ModelInputs):
         while True:
             event = await self.stream.receive()
             if isinstance(event, AudioIn):
-                await self.link.append_audio(event.payload)  # held, not lost, while the link is down
+                await self.link.append_audio(event.payload, event.audio)  # held, not lost, while the link is down
             elif isinstance(event, PlaybackMarkEcho):
                 self._on_mark_echo(event.name)
             elif isinstance(event, Digit):

@@ -6,15 +6,30 @@ nothing past the adapter knows which carrier a call is on (the shape of Pipecat'
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AudioIn:
-    """Caller audio: base64 μ-law 8 kHz exactly as the carrier sent it (never decoded here)."""
+    """Caller audio: base64 μ-law 8 kHz exactly as the carrier sent it, and its bytes, decoded once when the
+    frame was checked (`checked_audio`). Not frozen: one is made per 20 ms frame, and a frozen init costs
+    twice as much."""
 
     payload: str
+    audio: bytes
+
+
+def checked_audio(payload: str) -> AudioIn | None:
+    """A carrier's base64 μ-law payload if OpenAI would take it as an append (strict base64), else None.
+    The strict decode is the check: ~1.2 µs, against ~1.7 µs for a regular expression that decodes nothing."""
+    if len(payload) % 4 or payload.endswith("==="):  # padding strict mode lets through after a whole quad
+        return None
+    try:
+        return AudioIn(payload, binascii.a2b_base64(payload, strict_mode=True))
+    except ValueError:  # binascii.Error, or a non-ASCII str
+        return None
 
 
 @dataclass(frozen=True, slots=True)

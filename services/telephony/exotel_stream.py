@@ -22,12 +22,12 @@ import orjson
 from starlette.websockets import WebSocket
 
 from services.telephony.events import (
-    AudioIn,
     CallInfo,
     PlaybackMarkEcho,
     StreamClosed,
     StreamEvent,
     StreamStopped,
+    checked_audio,
 )
 from services.telephony.exotel_audio import Rechunker, pcm16_b64_to_ulaw_b64, ulaw_to_pcm16
 from services.telephony.socket_stream import Drop, SocketStream, keypad_digit, parse, read_start_frame
@@ -62,7 +62,8 @@ def decode(text: str) -> StreamEvent | Drop | None:
     if event == "media":
         payload = body.get("payload") if isinstance(body, dict) else None
         converted = pcm16_b64_to_ulaw_b64(payload) if isinstance(payload, str) else None
-        return AudioIn(converted) if converted else "malformed"
+        audio = checked_audio(converted) if converted else None
+        return audio if audio is not None else "malformed"
     if event == "mark":
         name = body.get("name") if isinstance(body, dict) else None
         return PlaybackMarkEcho(name) if isinstance(name, str) and name else "invalid"

@@ -18,18 +18,17 @@ import orjson
 from starlette.websockets import WebSocket
 
 from services.telephony.events import (
-    AudioIn,
     CallInfo,
     PlaybackMarkEcho,
     StreamEvent,
     StreamStopped,
+    checked_audio,
 )
 from services.telephony.plivo_rest import PlivoRest
 from services.telephony.socket_stream import Drop, SocketStream, keypad_digit, parse, read_start_frame
 
 HANG_UP_TIMEOUT_S = 3.0
 CALL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _MARK_ECHOES = frozenset({"playedStream", "played"})
 
 
@@ -62,9 +61,8 @@ class PlivoCodec:
             payload = media.get("payload")
             if not isinstance(payload, str) or media.get("track", "inbound") != "inbound":
                 return "malformed"
-            if len(payload) % 4 or not _BASE64.fullmatch(payload):
-                return "malformed"
-            return AudioIn(payload)
+            audio = checked_audio(payload)  # not base64: OpenAI would reject the append
+            return audio if audio is not None else "malformed"
         if event in _MARK_ECHOES:
             name = message.get("name")
             return PlaybackMarkEcho(name) if isinstance(name, str) and name else "invalid"

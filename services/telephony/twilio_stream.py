@@ -11,7 +11,6 @@ rare control messages. Outbound frames carry exactly Twilio's keys (any other ke
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,21 +21,19 @@ from starlette.websockets import WebSocket
 from models.twilio_stream import StartMessage, StartPayload, twilio_message_adapter
 from services import metrics
 from services.telephony.events import (
-    AudioIn,
     CallInfo,
     Digit,
     PlaybackMarkEcho,
     StreamClosed,
     StreamEvent,
     StreamStopped,
+    checked_audio,
 )
 from services.telephony.frames import frame_socket
 from services.telephony.socket_stream import next_text, read_start_frame
 from utils.logger import get_logger
 
 log = get_logger(__name__)
-
-_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +66,8 @@ class TwilioCodec:
             payload = media.get("payload") if isinstance(media, dict) else None
             if not isinstance(payload, str) or media.get("track", "inbound") != "inbound":
                 return Dropped("malformed")
-            if len(payload) % 4 or not _BASE64.fullmatch(payload):  # C-speed: OpenAI would reject the append
-                return Dropped("malformed")
-            return AudioIn(payload)
+            audio = checked_audio(payload)  # not base64: OpenAI would reject the append
+            return audio if audio is not None else Dropped("malformed")
         try:
             parsed = twilio_message_adapter.validate_python(message)
         except ValueError:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from services.telephony.events import checked_audio
 from services.telephony.exotel_audio import (
     CHUNK_MAX,
     CHUNK_MIN,
@@ -100,3 +101,14 @@ def test_outbound_audio_is_rechunked_to_exotels_rules() -> None:
     chunker.feed(b"\x04" * 500)
     chunker.clear()
     assert chunker.tail() is None
+
+
+@pytest.mark.parametrize("payload", ["AAA", "A===", "AA=A", "AAAA\n", "AB?D", "AA-_", "\x80AAA", "AAAA====", "AAAA="])
+def test_checked_audio_refuses_what_openai_would_reject_as_an_append(payload: str) -> None:
+    assert checked_audio(payload) is None
+
+
+def test_checked_audio_keeps_the_payload_and_decodes_it_once() -> None:
+    payload = base64.b64encode(bytes(range(160))).decode()
+    audio = checked_audio(payload)
+    assert audio is not None and audio.payload == payload and audio.audio == bytes(range(160))
