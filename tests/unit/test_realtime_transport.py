@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import orjson
@@ -13,7 +14,7 @@ from openai import AsyncOpenAI
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK
 
 from services.realtime.transport import RealtimeTransport, realtime_url
-from tests.fakes.realtime_server import FakeRealtimeServer
+from tests.fakes.realtime_server import FakeRealtimeServer, FakeSession
 
 
 @pytest.fixture
@@ -47,6 +48,14 @@ async def read_until_closed(rt: object) -> None:
     raise AssertionError("the socket never closed")
 
 
+async def connected(fake: FakeRealtimeServer, transport: RealtimeTransport) -> tuple[Any, FakeSession]:
+    """A connection the fake has greeted with `session.created`, and the fake's side of it."""
+    rt = await transport.connect("gpt-realtime")
+    (session,) = await fake.wait_for_sessions(1)
+    await next_event(rt, "session.created")
+    return rt, session
+
+
 def test_the_url_is_the_public_realtime_endpoint() -> None:
     assert realtime_url(None, "gpt-realtime") == "wss://api.openai.com/v1/realtime?model=gpt-realtime"
     assert realtime_url("ws://127.0.0.1:9/v1/", "m x") == "ws://127.0.0.1:9/v1/realtime?model=m+x"
@@ -55,9 +64,7 @@ def test_the_url_is_the_public_realtime_endpoint() -> None:
 async def test_typed_sdk_events_and_raw_appends_travel_both_ways(
     fake: FakeRealtimeServer, transport: RealtimeTransport
 ) -> None:
-    rt = await transport.connect("gpt-realtime")
-    (session,) = await fake.wait_for_sessions(1)
-    await next_event(rt, "session.created")
+    rt, session = await connected(fake, transport)
     pcmu = {"format": {"type": "audio/pcmu"}}
     session_config = {"type": "realtime", "instructions": "Be brief.", "audio": {"input": pcmu, "output": pcmu}}
     await rt.session.update(session=session_config)  # type: ignore[arg-type]
@@ -81,9 +88,7 @@ async def test_a_refused_handshake_raises(fake: FakeRealtimeServer, transport: R
 async def test_a_server_close_raises_what_websockets_would(
     fake: FakeRealtimeServer, transport: RealtimeTransport, code: int, closed: type[ConnectionClosed]
 ) -> None:
-    rt = await transport.connect("gpt-realtime")
-    (session,) = await fake.wait_for_sessions(1)
-    await next_event(rt, "session.created")
+    rt, session = await connected(fake, transport)
     closing = asyncio.create_task(session.disconnect(code))  # it waits for our close frame: read meanwhile
     with pytest.raises(closed) as raised:
         await read_until_closed(rt)
@@ -96,9 +101,7 @@ async def test_a_server_close_raises_what_websockets_would(
 async def test_a_dropped_tcp_connection_is_an_abnormal_close(
     fake: FakeRealtimeServer, transport: RealtimeTransport
 ) -> None:
-    rt = await transport.connect("gpt-realtime")
-    (session,) = await fake.wait_for_sessions(1)
-    await next_event(rt, "session.created")
+    rt, session = await connected(fake, transport)
     await session.disconnect(None)  # no close frame
     with pytest.raises(ConnectionClosedError):
         await read_until_closed(rt)
