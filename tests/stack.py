@@ -175,3 +175,31 @@ async def metric(stack: LiveStack, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
     return 0.0
+
+
+async def say_and_time_the_vad(realtime: Any, call: Any, audio: bytes) -> float:
+    """Say `audio`; the loop time at which the fake's VAD sent `speech_started` for it."""
+    fired: list[float] = []
+    observer = realtime.on_server_event
+
+    def note(session: Any, event: dict[str, Any], sent_at: float) -> None:
+        if event["type"] == "input_audio_buffer.speech_started":
+            fired.append(sent_at)
+        if observer is not None:
+            observer(session, event, sent_at)
+
+    realtime.on_server_event = note
+    try:
+        await call.say(audio)
+        await call.wait_for(lambda: bool(fired), timeout=5)
+    finally:
+        realtime.on_server_event = observer
+    return fired[0]
+
+
+def assert_truncated_at_what_was_heard(truncation: dict[str, Any], heard_ms: float, clear_delay_s: float) -> None:
+    """The app reckons what the caller heard when the VAD's word reaches it, and the phone plays on until
+    the clear arrives (`clear_delay_s` after the VAD fired). So the truncation lies in that window, ±60 ms:
+    `heard_ms` is what had played at the clear."""
+    earliest, latest = heard_ms - clear_delay_s * 1000 - 60, heard_ms + 60
+    assert earliest <= truncation["audio_end_ms"] <= latest, (truncation, heard_ms, clear_delay_s)

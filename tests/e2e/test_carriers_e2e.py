@@ -23,7 +23,15 @@ from tests.fakes.exotel_sim import basic
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import Script, Turn
 from tests.fakes.twilio_sim import AUTO
-from tests.stack import AGENT_NUMBER, DEMO_CALLER, metric, wait_for_greeting, wait_for_record
+from tests.stack import (
+    AGENT_NUMBER,
+    DEMO_CALLER,
+    assert_truncated_at_what_was_heard,
+    metric,
+    say_and_time_the_vad,
+    wait_for_greeting,
+    wait_for_record,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -44,26 +52,6 @@ async def stack(request: Any, seeded: tuple[str, str]):
 
 async def ended_record(stack: CarrierStack, call: Any) -> dict[str, Any]:
     return await wait_for_record(stack.live, call.call_sid, lambda r: r.get("ended_at") is not None)
-
-
-async def say_and_time_the_vad(realtime: Any, call: Any, audio: bytes) -> float:
-    """Say `audio`; the loop time at which the fake's VAD sent `speech_started` for it."""
-    fired: list[float] = []
-    observer = realtime.on_server_event
-
-    def note(session: Any, event: dict[str, Any], sent_at: float) -> None:
-        if event["type"] == "input_audio_buffer.speech_started":
-            fired.append(sent_at)
-        if observer is not None:
-            observer(session, event, sent_at)
-
-    realtime.on_server_event = note
-    try:
-        await call.say(audio)
-        await call.wait_for(lambda: bool(fired), timeout=5)
-    finally:
-        realtime.on_server_event = observer
-    return fired[0]
 
 
 @pytest.mark.parametrize("echoes_on_clear", [False, True], ids=["clear-drops-marks", "clear-echoes-marks"])
@@ -103,11 +91,7 @@ async def test_greeting_barge_in_truncation_and_caller_hang_up(stack: CarrierSta
     heard_ms = (clear.played_bytes_total - greeting_bytes) / BYTES_PER_MS
     reply = next(r for r in session.responses if r["kind"] == "reply")
     assert truncation["item_id"] == reply["item_id"]
-    # The app reckons what was heard when the VAD's word reaches it; the phone plays on until the clear
-    # arrives. So its figure lies in that window (what the phone played meanwhile), give or take 60 ms.
-    played_meanwhile_ms = (clear.time - vad_fired_at) * 1000
-    earliest, latest = heard_ms - played_meanwhile_ms - 60, heard_ms + 60
-    assert earliest <= truncation["audio_end_ms"] <= latest, (truncation, heard_ms, played_meanwhile_ms)
+    assert_truncated_at_what_was_heard(truncation, heard_ms, clear.time - vad_fired_at)
     assert clear.dropped_bytes > 0 and clear.marks_flushed
     # Marks the clear dropped are never counted as heard, whether the carrier echoes them or not.
     assert any(echo.by_clear for echo in call.marks_echoed) is (stack.name == "twilio" or echoes_on_clear)
