@@ -199,7 +199,9 @@ async def say_and_time_the_vad(realtime: Any, call: Any, audio: bytes) -> float:
 
 def assert_truncated_at_what_was_heard(truncation: dict[str, Any], heard_ms: float, clear_delay_s: float) -> None:
     """The app reckons what the caller heard when the VAD's word reaches it, and the phone plays on until
-    the clear arrives (`clear_delay_s` after the VAD fired). So the truncation lies in that window, ±60 ms:
-    `heard_ms` is what had played at the clear."""
-    earliest, latest = heard_ms - clear_delay_s * 1000 - 60, heard_ms + 60
+    the clear arrives (`clear_delay_s` after the VAD fired). So the truncation lies in that window: at most
+    60 ms past what had played at the clear (`heard_ms`), and at most 100 ms short of what had played
+    when the VAD fired. Short, not past: the app interpolates from the last mark echo it read, and an echo
+    read late (its loop stalled by the suite's load on two cores; 80 ms was seen) only makes it low."""
+    earliest, latest = heard_ms - clear_delay_s * 1000 - 100, heard_ms + 60
     assert earliest <= truncation["audio_end_ms"] <= latest, (truncation, heard_ms, clear_delay_s)
