@@ -46,6 +46,15 @@ class AppNode:
         except TimeoutError:
             raise AssertionError(f"{self.name} still running {timeout} s later:\n{self.log_tail()}") from None
 
+    async def wait_for_log(self, text: str, timeout: float = 5.0) -> None:
+        """Until `text` is in the node's log: its lines are written by a background thread, so a line
+        logged just before an effect the test saw may reach the file a moment after it."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while text not in self.log_path.read_text(errors="replace"):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{text!r} not in {self.name}'s log within {timeout} s:\n{self.log_tail()}")
+            await asyncio.sleep(0.05)
+
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 

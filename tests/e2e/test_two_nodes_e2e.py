@@ -125,7 +125,7 @@ async def test_webhook_and_stream_on_different_nodes_then_callbacks_and_reads_on
     # The session node a pre-opened was never claimed: node a closes it when it expires (no leak).
     await asyncio.wait_for(session.closed.wait(), 10)
     await asyncio.wait_for(preopened.closed.wait(), PREOPEN_TTL_S + 10)
-    assert "realtime_preopen_expired" in cluster.nodes["a"].log_path.read_text()
+    await cluster.nodes["a"].wait_for_log("realtime_preopen_expired")
     assert len(cluster.realtime.sessions) == 2
     assert call.violations == []
     cluster.realtime.assert_clean()
