@@ -11,9 +11,9 @@ Nothing is routed twice: aiohttp hands every WebSocket handshake to the app itse
 does (its router finds the stream endpoint of an enabled carrier, or refuses the path), with this
 module's receive and send over aiohttp's socket. Once a stream is accepted, its frames skip the ASGI hop:
 the socket is in the scope's `extensions` as the call's `FrameSocket` (`services/telephony/frames.py`).
-What uvicorn does around them is done here too: a
-handshake closed before it is accepted is an HTTP 403, and at shutdown the streams still open are
-closed with 1012 ("service restart"), which the session reads as a server shutdown.
+What uvicorn does around them is done here too: a handshake closed before it is accepted is an HTTP
+403, and at shutdown the streams still open are closed with 1012 ("service restart"), which the
+session reads as a server shutdown.
 """
 
 from __future__ import annotations

@@ -221,7 +221,7 @@ def _frame_sender(rt: AsyncRealtimeConnection) -> Callable[[str], Awaitable[None
 
     The SDK's `send_raw` adds per message a check of its reconnect queue and an anyio task lookup (~20 µs,
     ~4 % of the process at 50 calls, py-spy) for a reconnect a call never uses: `RealtimeLink` holds audio
-    and reopens sessions itself. The attribute is the SDK's, not public API: if it ever goes, `send_raw`.
+    and reopens sessions itself. `_connection` is the SDK's attribute, not public API: if it goes, `send_raw`.
     Sending on a closed socket raises like `send_raw` does (websockets' ConnectionClosed)."""
     connection = getattr(rt, "_connection", None)
     send = getattr(connection, "send", None)
