@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 
-STACKS = ("uvicorn-sansio", "uvicorn-legacy", "websockets", "aiohttp")
+STACKS = ("uvicorn-sansio", "uvicorn-legacy", "websockets", "aiohttp", "aiohttp-sink")
 FRAME_S = 0.02
 
 
@@ -80,8 +80,34 @@ def serve(stack: str, port: int) -> None:
                 pass
             return websocket
 
+        from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
+
+        class Sink(WebSocketDataQueue):
+            frames = 0
+            done: asyncio.Future[None] | None = None
+
+            def feed_data(self, data, size):  # type: ignore[no-untyped-def]
+                if data.type is web.WSMsgType.TEXT:
+                    Sink.frames += 1
+                elif self.done is not None and not self.done.done():
+                    self.done.set_result(None)
+
+            def feed_eof(self) -> None:
+                if self.done is not None and not self.done.done():
+                    self.done.set_result(None)
+
+        async def sink_handler(request: web.Request) -> web.WebSocketResponse:
+            websocket = web.WebSocketResponse(compress=False)
+            await websocket.prepare(request)
+            sink = Sink(request.protocol, 2**16, loop=asyncio.get_running_loop())
+            sink.done = asyncio.get_running_loop().create_future()
+            request.protocol._payload_parser = None
+            request.protocol.set_parser(WebSocketReader(sink, 2**20, False, True))
+            await sink.done
+            return websocket
+
         application = web.Application()
-        application.router.add_get("/ws", aiohttp_handler)
+        application.router.add_get("/ws", sink_handler if stack == "aiohttp-sink" else aiohttp_handler)
         web.run_app(application, host="127.0.0.1", port=port, loop=uvloop.new_event_loop(), print=None)
 
 

@@ -9,8 +9,9 @@ server event's type and its dict; a typed model is built only for events someone
 The physical socket can change under the call: `reopen` moves the conversation to a new session
 (after a drop, or before the session cap), replaying it as items. While the link is down or moving,
 caller audio is held in a bounded buffer and forwarded to the new session once it is ready; the
-session above never sees which socket it is talking to. One writer at a time: every send holds the
-link's lock, so frames never interleave.
+session above never sees which socket it is talking to. One writer at a time: every awaited send holds
+the link's lock, and an append is written at once (it never waits) only while the lock is free and no
+append is queued before it, so frames never interleave and caller audio keeps its order.
 """
 
 from __future__ import annotations
@@ -53,8 +54,11 @@ class RealtimeLink:
         self._preopened = preopened
         self._rt: AsyncRealtimeConnection | None = None
         self._send_frame: Callable[[str], Awaitable[None]] | None = None  # the hot path's send (see `_use`)
+        self._write_now: Callable[[str], bool] | None = None  # its write that never waits, if the socket has one
         self._lock = asyncio.Lock()
         self._held: deque[str] = deque(maxlen=HELD_FRAMES)
+        self._backlog: deque[str] = deque(maxlen=HELD_FRAMES)  # appends waiting for the socket, in order
+        self._draining: asyncio.Task[None] | None = None
         self._down = False  # sends are held until `reopen` brings a new socket
         self.preopened = False  # this call's first session was opened at webhook time
         self.opened_at = time.monotonic()
@@ -73,7 +77,7 @@ class RealtimeLink:
 
     def _use(self, rt: AsyncRealtimeConnection) -> None:
         self._rt, self.opened_at, self._down = rt, time.monotonic(), False
-        self._send_frame = _frame_sender(rt)
+        self._send_frame, self._write_now = _frame_sender(rt), _frame_writer(rt)
         self.sessions += 1
 
     @property
@@ -120,38 +124,64 @@ class RealtimeLink:
         return self._rt
 
     # ------------------------------------------------------------------ sending
-    async def append_audio(self, payload: str, audio: bytes | None = None) -> None:
+    def append_audio(self, payload: str, audio: bytes | None = None) -> None:
         """Hot path: the carrier's base64 μ-law (and its bytes, if decoded already), forwarded as is or in a
         batch of frames (a text frame).
 
-        Never raises for a lost socket: the audio is held for the next session instead."""
+        Called for every caller frame, from the carrier socket's read callback (the stream port) or the
+        carrier pump, so it never waits and never raises: an append the socket cannot take at once waits
+        in order in a backlog, and while the link is down the audio is held for the next session."""
         chunk = self._inbound.add(payload, audio)
         if chunk is not None:
-            await self._append(chunk)
+            self._append(chunk)
 
     def caller_speaking(self, speaking: bool) -> None:
         """The server VAD heard the caller start or stop: no batching while they may be talking."""
         self._inbound.caller_speaking(speaking)
 
-    async def flush_audio(self) -> None:
+    def flush_audio(self) -> None:
         """Send the audio still gathered in a batch (the stream is ending)."""
         chunk = self._inbound.flush()
         if chunk is not None:
-            await self._append(chunk)
+            self._append(chunk)
 
-    async def _append(self, payload: str) -> None:
-        if self._down:
+    def _append(self, payload: str) -> None:
+        if self._backlog:  # behind appends still waiting, whatever the link's state
+            self._queue(payload)
+        elif self._down:
             self._held.append(payload)
-            return
-        send = self._send_frame
-        if send is None:
-            raise RealtimeLinkClosed("not open")
-        async with self._lock:
+        elif self._write_now is None or self._lock.locked():  # a control event is being sent: after it
+            self._queue(payload)
+        else:
             try:
-                await send(_append_frame(payload))
+                if self._write_now(_append_frame(payload)):
+                    return
             except Exception:  # websockets' ConnectionClosed and friends: the read loop recovers
                 self._down = True
                 self._held.append(payload)
+                return
+            self._queue(payload)  # flow-controlled: sent once the socket drains
+
+    def _queue(self, payload: str) -> None:
+        self._backlog.append(payload)
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.get_running_loop().create_task(self._drain(), name="realtime-append-backlog")
+
+    async def _drain(self) -> None:
+        """Send the backlog in order, waiting as the socket needs; if the link goes down, hold it instead."""
+        async with self._lock:
+            while self._backlog:
+                send = self._send_frame
+                if self._down or send is None:
+                    self._held.extend(self._backlog)
+                    self._backlog.clear()
+                    return
+                try:
+                    await send(_append_frame(self._backlog[0]))
+                except Exception:
+                    self._down = True
+                    continue
+                self._backlog.popleft()
 
     async def send(self, event: dict[str, Any]) -> None:
         """A control event through the SDK (validated and transformed)."""
@@ -211,6 +241,9 @@ class RealtimeLink:
             yield str(event.get("type", "")), event
 
     async def close(self) -> None:
+        if self._draining is not None and not self._draining.done():  # the caller's last words first
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._draining, timeout=1)
         if self._rt is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._rt.close(), timeout=2)
@@ -226,6 +259,12 @@ def _frame_sender(rt: AsyncRealtimeConnection) -> Callable[[str], Awaitable[None
     connection = getattr(rt, "_connection", None)
     send = getattr(connection, "send", None)
     return send if callable(send) else rt.send_raw
+
+
+def _frame_writer(rt: AsyncRealtimeConnection) -> Callable[[str], bool] | None:
+    """The same socket's write that never waits (`AiohttpRealtimeSocket.send_now`), if it has one."""
+    write = getattr(getattr(rt, "_connection", None), "send_now", None)
+    return write if callable(write) else None
 
 
 def _append_frame(payload: str) -> str:

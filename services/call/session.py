@@ -183,13 +183,13 @@ class CallSession(ModelInputs):
         while True:
             event = await self.stream.receive()
             if isinstance(event, AudioIn):
-                await self.link.append_audio(event.payload, event.audio)  # held, not lost, while the link is down
+                self.link.append_audio(event.payload, event.audio)  # held, not lost, while the link is down
             elif isinstance(event, PlaybackMarkEcho):
                 self._on_mark_echo(event.name)
             elif isinstance(event, Digit):
                 await self.keypad.press(event.digit)
             elif isinstance(event, StreamStopped):
-                await self.link.flush_audio()
+                self.link.flush_audio()
                 self.end(self._reason_for_stop())
                 return
             elif isinstance(event, StreamClosed):

@@ -54,6 +54,27 @@ class AiohttpRealtimeSocket:
         except (aiohttp.ClientError, ConnectionError) as error:  # the transport went away under the write
             raise self._closed() from error
 
+    def send_now(self, text: str) -> bool:
+        """Write one text frame before returning, or nothing and False when the transport is flow-controlled
+        (the caller queues it for `send`, which waits). Raises like `send` on a closed socket.
+
+        The hot path's append is sent from the carrier socket's read callback, where nothing can wait.
+        aiohttp's `send_str` is a coroutine only for that wait: an uncompressed frame is framed, masked and
+        written at once, then the writer drains if the transport is paused. This does the same write
+        through the writer's frame method (aiohttp 3.14's, pinned; `tests/unit/test_realtime_transport.py`
+        fails if it goes) and leaves the waiting to `send`."""
+        ws = self._ws
+        writer = ws._writer
+        if ws.closed or writer._closing:
+            raise self._closed()
+        if writer.protocol._paused:
+            return False
+        try:
+            writer._write_websocket_frame(text.encode(), aiohttp.WSMsgType.TEXT, 0)
+        except (aiohttp.ClientError, ConnectionError) as error:  # the transport is closing under us
+            raise self._closed() from error
+        return True
+
     @overload
     async def recv(self, decode: Literal[False]) -> bytes: ...
     @overload

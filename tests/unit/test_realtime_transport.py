@@ -105,3 +105,58 @@ async def test_a_dropped_tcp_connection_is_an_abnormal_close(
     await session.disconnect(None)  # no close frame
     with pytest.raises(ConnectionClosedError):
         await read_until_closed(rt)
+
+
+async def speak_pcmu(rt: Any) -> None:
+    pcmu = {"format": {"type": "audio/pcmu"}}
+    await rt.session.update(session={"type": "realtime", "audio": {"input": pcmu, "output": pcmu}})
+    await next_event(rt, "session.updated")
+
+
+def append(audio: bytes) -> str:
+    return '{"type":"input_audio_buffer.append","audio":"' + base64.b64encode(audio).decode() + '"}'
+
+
+async def test_send_now_writes_before_returning_in_order_with_awaited_sends(
+    fake: FakeRealtimeServer, transport: RealtimeTransport
+) -> None:
+    rt, session = await connected(fake, transport)
+    await speak_pcmu(rt)
+    socket = rt._connection
+    assert socket.send_now(append(bytes([1]) * 160)) is True
+    await rt.send_raw(append(bytes([2]) * 160))
+    assert socket.send_now(append(bytes([3]) * 160)) is True
+    await session.wait_for(lambda: session.appended_ms >= 60, what="three appends")
+    appends = [event["audio"] for event in session.received if event["type"] == "input_audio_buffer.append"]
+    assert [base64.b64decode(audio)[0] for audio in appends] == [1, 2, 3]  # masked and framed like aiohttp's own
+    await rt.close()
+    fake.assert_clean()
+
+
+async def test_send_now_writes_nothing_while_the_transport_is_flow_controlled(
+    fake: FakeRealtimeServer, transport: RealtimeTransport
+) -> None:
+    rt, session = await connected(fake, transport)
+    await speak_pcmu(rt)
+    socket = rt._connection
+    protocol = socket._ws._writer.protocol
+    protocol.pause_writing()  # what the transport calls when its buffer passes the high-water mark
+    assert socket.send_now(append(bytes(160))) is False
+    protocol.resume_writing()
+    assert socket.send_now(append(bytes(160))) is True
+    await session.wait_for(lambda: session.appended_ms >= 20, what="the append after resume")
+    await asyncio.sleep(0.05)
+    assert session.appended_ms == 20, "the refused frame must not have been written"
+    await rt.close()
+
+
+async def test_send_now_on_a_closed_socket_raises_like_send(
+    fake: FakeRealtimeServer, transport: RealtimeTransport
+) -> None:
+    rt, session = await connected(fake, transport)
+    closing = asyncio.create_task(session.disconnect(1011))
+    with pytest.raises(ConnectionClosedError):
+        await read_until_closed(rt)
+    await closing
+    with pytest.raises(ConnectionClosedError):
+        rt._connection.send_now(append(bytes(160)))
