@@ -10,7 +10,8 @@ paths there (docs/deploy.md). Unset, everything stays on the main port.
 Nothing is routed twice: aiohttp hands every WebSocket handshake to the app itself, as an ASGI server
 does (its router finds the stream endpoint of an enabled carrier, or refuses the path), with this
 module's receive and send over aiohttp's socket. Once a stream is accepted, its frames skip the ASGI hop:
-the socket is in the scope's `extensions` as the call's `FrameSocket` (`services/telephony/frames.py`).
+the socket is in the scope's `extensions` as the call's `FrameSocket` (`services/telephony/frames.py`),
+and the call's audio frames skip even the task wake-up (`api/frame_tap.py`).
 What uvicorn does around them is done here too: a handshake closed before it is accepted is an HTTP
 403, and at shutdown the streams still open are closed with 1012 ("service restart"), which the
 session reads as a server shutdown.
@@ -27,6 +28,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from fastapi import FastAPI
 
+from api.frame_tap import FrameTake, TappableWebSocketResponse
 from services.telephony.events import StreamClosed
 from services.telephony.frames import FRAMES_EXTENSION, SERVICE_RESTART, closed_by
 from utils.logger import get_logger
@@ -56,7 +58,7 @@ class AiohttpAsgiSocket:
 
     def __init__(self, request: web.Request, max_message_bytes: int) -> None:
         self.request = request
-        self.ws = web.WebSocketResponse(max_msg_size=max_message_bytes, compress=False, autoping=True)
+        self.ws = TappableWebSocketResponse(max_msg_size=max_message_bytes, compress=False, autoping=True)
         self._connected = False
         self._shutdown_code: int | None = None  # set when this side closes it (a server restart)
 
@@ -116,6 +118,9 @@ class AiohttpAsgiSocket:
             data: str | bytes = message.data
             return data
         return closed_by(self._shutdown_code or self.ws.close_code)
+
+    def tap(self, take: FrameTake) -> bool:
+        return self.ws.tap(take)  # `api/frame_tap.py`: frames taken where aiohttp parses them
 
     async def send_text(self, text: str) -> None:
         if not self.ws.closed:

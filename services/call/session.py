@@ -4,6 +4,8 @@ Tasks (all cancelled by `close()`, none awaited by the relay): `_pump_carrier` (
 `input_audio_buffer.append`, payload as-is; marks; stop), `_pump_realtime` (Realtime events → carrier
 audio + marks; barge-in; transcripts; tools), the tool runner's tasks, the action task (transfer /
 hang-up), SMS notices, the watchdogs, and the record writer (the relay never awaits the database).
+Where the stream's socket allows it (the stream port), caller audio skips the pump: `_caller_audio` takes
+each frame in the socket's read callback (`MediaStream.deliver_audio`).
 
 What happens after a line is spoken belongs to `speech.ActionSlot` alone; this class only feeds it
 events (response created / done, marks heard, barge-in) and runs an action once it is ready.
@@ -113,6 +115,7 @@ class CallSession(ModelInputs):
                 await self._fail_with_apology("realtime_connect_failed")
                 return
             self.record.realtime_preopened = self.link.preopened
+            self.stream.deliver_audio(self._caller_audio)  # on the stream port: no task wakes per frame
             self.tasks.spawn(self._pump_carrier(), "carrier")
             self.tasks.spawn(self._pump_realtime(), "realtime")
             self.tasks.spawn(watch_silence(self, self.deps.agent), "silence")
@@ -195,6 +198,9 @@ class CallSession(ModelInputs):
             elif isinstance(event, StreamClosed):
                 self.end(event.reason)
                 return
+
+    def _caller_audio(self, audio: AudioIn) -> None:
+        self.link.append_audio(audio.payload, audio.audio)
 
     def _reason_for_stop(self) -> str:
         """The carrier also stops the stream when we moved the call ourselves: that is not a hang-up."""

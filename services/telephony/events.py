@@ -7,6 +7,7 @@ nothing past the adapter knows which carrier a call is on (the shape of Pipecat'
 from __future__ import annotations
 
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -82,6 +83,12 @@ class MediaStream(Protocol):
 
     async def receive(self) -> StreamEvent:
         """The next event; `StreamStopped` / `StreamClosed` is the last one."""
+        ...
+
+    def deliver_audio(self, sink: Callable[[AudioIn], None]) -> bool:
+        """From now on, hand caller audio to `sink` as each frame arrives, in the socket's read callback (so
+        `sink` must not wait), instead of through `receive`; False if this stream's socket cannot, and then
+        audio stays in `receive`. Either way every frame comes once, in order."""
         ...
 
     async def send_audio(self, payload: str, mark: str | None) -> None:

@@ -10,6 +10,7 @@ handshake itself (headers, query, accept, refusals) stays on Starlette's `WebSoc
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -27,6 +28,12 @@ def closed_by(code: int | None) -> StreamClosed:
 class FrameSocket(Protocol):
     async def receive_frame(self) -> str | bytes | StreamClosed:
         """The next text (str) or binary (bytes) frame, or why the socket closed."""
+        ...
+
+    def tap(self, take: Callable[[str], bool]) -> bool:
+        """From now on, offer each text frame to `take` as it arrives, in the socket's read callback (so
+        `take` must not wait, and should not raise); the frames it declines (False) are read by
+        `receive_frame`, in order. False if this socket cannot: then every frame is read there."""
         ...
 
     async def send_text(self, text: str) -> None:
@@ -53,6 +60,9 @@ class StarletteFrames:
             return closed_by(message.get("code"))
         text: str | None = message.get("text")
         return text if text is not None else bytes(message.get("bytes") or b"")
+
+    def tap(self, take: Callable[[str], bool]) -> bool:
+        return False  # the ASGI server's task delivers each message: there is no callback to take it in
 
     async def send_text(self, text: str) -> None:
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):

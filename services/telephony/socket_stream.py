@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Literal
 
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from services import metrics
-from services.telephony.events import CallInfo, Digit, PlaybackMarkEcho, StreamClosed, StreamEvent
+from services.telephony.events import AudioIn, CallInfo, Digit, PlaybackMarkEcho, StreamClosed, StreamEvent
 from services.telephony.frames import FrameSocket, frame_socket
 from utils.logger import get_logger
 
@@ -50,6 +51,24 @@ async def next_text(frames: FrameSocket, max_bytes: int, stream_log: Any) -> str
             return frame
         else:
             metrics.DROPPED_MESSAGES.labels(reason="binary").inc()
+
+
+def audio_tap(
+    decode: Callable[[str], object], sink: Callable[[AudioIn], None], max_bytes: int
+) -> Callable[[str], bool]:
+    """A `FrameSocket.tap` that takes each frame of caller audio to `sink` and declines every other frame,
+    which the stream's `receive` then reads (and drops and counts, if it is bad) as it always did."""
+
+    def take(text: str) -> bool:
+        if len(text) > max_bytes:
+            return False
+        event = decode(text)
+        if type(event) is AudioIn:
+            sink(event)
+            return True
+        return False
+
+    return take
 
 
 START_TIMEOUT_S = 10.0
@@ -100,6 +119,9 @@ class SocketStream:
     def decode(self, text: str) -> StreamEvent | Drop | None:
         """One inbound text frame: an event, a reason to drop it, or None for frames that mean nothing."""
         raise NotImplementedError
+
+    def deliver_audio(self, sink: Callable[[AudioIn], None]) -> bool:
+        return self._ws.tap(audio_tap(self.decode, sink, self._max_bytes))
 
     async def receive(self) -> StreamEvent:
         while True:

@@ -11,6 +11,7 @@ rare control messages. Outbound frames carry exactly Twilio's keys (any other ke
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +22,7 @@ from starlette.websockets import WebSocket
 from models.twilio_stream import StartMessage, StartPayload, twilio_message_adapter
 from services import metrics
 from services.telephony.events import (
+    AudioIn,
     CallInfo,
     Digit,
     PlaybackMarkEcho,
@@ -30,7 +32,7 @@ from services.telephony.events import (
     checked_audio,
 )
 from services.telephony.frames import frame_socket
-from services.telephony.socket_stream import next_text, read_start_frame
+from services.telephony.socket_stream import audio_tap, next_text, read_start_frame
 from utils.logger import get_logger
 
 log = get_logger(__name__)
@@ -129,6 +131,9 @@ class TwilioMediaStream:
         self._max_bytes = max_message_bytes
         self._send_lock = asyncio.Lock()
         self._log = log.bind(call_sid=self.info.call_sid)
+
+    def deliver_audio(self, sink: Callable[[AudioIn], None]) -> bool:
+        return self._ws.tap(audio_tap(self.codec.decode, sink, self._max_bytes))
 
     async def receive(self) -> StreamEvent:
         while True:
