@@ -9,7 +9,9 @@ Twilio-shaped media frame every 20 ms, and reads the server's CPU time from /pro
   Starlette WebSocket route reading `receive()`, i.e. the app's own stack under `/media-stream`;
 - `uvicorn-legacy`: the same with uvicorn's older `ws="websockets"` protocol;
 - `websockets`: `websockets.asyncio.server` on uvloop, no ASGI layer;
-- `aiohttp`: aiohttp's server on uvloop (its frame reader is compiled), as `bench/bare_relay.py` uses.
+- `aiohttp`: aiohttp's server on uvloop (its frame reader is compiled), as `bench/bare_relay.py` uses;
+- `aiohttp-tap`: the same server with the stream port's frame tap (`api/frame_tap.py`): each frame is
+  taken in the read callback instead of waking the reading task.
 
     .venv/bin/python -m bench.ws_server_cost                     # 50 clients, 10 s per stack, ~1 min
     .venv/bin/python -m bench.ws_server_cost --clients 100 --seconds 20 --rounds 3
@@ -28,7 +30,7 @@ import subprocess
 import sys
 import time
 
-STACKS = ("uvicorn-sansio", "uvicorn-legacy", "websockets", "aiohttp", "aiohttp-sink")
+STACKS = ("uvicorn-sansio", "uvicorn-legacy", "websockets", "aiohttp", "aiohttp-tap")
 FRAME_S = 0.02
 
 
@@ -80,34 +82,25 @@ def serve(stack: str, port: int) -> None:
                 pass
             return websocket
 
-        from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
+        from api.frame_tap import TappableWebSocketResponse
 
-        class Sink(WebSocketDataQueue):
-            frames = 0
-            done: asyncio.Future[None] | None = None
+        taken = 0
 
-            def feed_data(self, data, size):  # type: ignore[no-untyped-def]
-                if data.type is web.WSMsgType.TEXT:
-                    Sink.frames += 1
-                elif self.done is not None and not self.done.done():
-                    self.done.set_result(None)
+        def take(text: str) -> bool:
+            nonlocal taken
+            taken += 1
+            return True
 
-            def feed_eof(self) -> None:
-                if self.done is not None and not self.done.done():
-                    self.done.set_result(None)
-
-        async def sink_handler(request: web.Request) -> web.WebSocketResponse:
-            websocket = web.WebSocketResponse(compress=False)
+        async def tap_handler(request: web.Request) -> web.WebSocketResponse:
+            websocket = TappableWebSocketResponse(compress=False)
             await websocket.prepare(request)
-            sink = Sink(request.protocol, 2**16, loop=asyncio.get_running_loop())
-            sink.done = asyncio.get_running_loop().create_future()
-            request.protocol._payload_parser = None
-            request.protocol.set_parser(WebSocketReader(sink, 2**20, False, True))
-            await sink.done
+            websocket.tap(take)
+            async for _ in websocket:  # only the close comes here
+                pass
             return websocket
 
         application = web.Application()
-        application.router.add_get("/ws", sink_handler if stack == "aiohttp-sink" else aiohttp_handler)
+        application.router.add_get("/ws", tap_handler if stack == "aiohttp-tap" else aiohttp_handler)
         web.run_app(application, host="127.0.0.1", port=port, loop=uvloop.new_event_loop(), print=None)
 
 
