@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     # Caller audio is sent to OpenAI in appends of this many ms while the caller is not talking (20 =
     # every carrier frame on its own). Fewer appends cost less CPU; see services/call/inbound_audio.py.
     inbound_audio_batch_ms: int = Field(default=100, ge=20, le=200)
-    # … and in appends of this many ms while the caller talks, but for the pause that may end the turn,
-    # which goes at once, frame by frame (20 = all of the caller's speech frame by frame).
+    # … and in appends of this many ms while the caller talks and pauses, the pause's batches ending on the
+    # frame that completes the VAD's silence window, which goes at once (20 = all of it frame by frame).
     inbound_speech_batch_ms: int = Field(default=100, ge=20, le=200)
     # Keypad: an entry ends on "#" or after this pause; a key alone may be a shortcut (JSON in the env,
     # e.g. {"0": "agent", "9": "repeat"}: "agent" = a human via the transfer tool, "repeat" = last answer).

@@ -9,13 +9,16 @@ batch), except where a batch would move a moment the server VAD acts on:
   `speech_started` (and barge-in) is not held back by a batch; if the server does not hear speech
   within `ONSET_FRAMES`, batching resumes;
 - **the end of a turn**: from `speech_started` to `speech_stopped` (the server's own VAD, told by the
-  session) loud frames are gathered into appends of `speech_batch_ms`, but the first quiet frame sends
-  what is held at once, and quiet frames then pass one by one: the pause that ends the turn reaches the
-  VAD without delay, as the speech before it did. Only the loud middle of an utterance is batched, which
-  the VAD acts on no sooner for getting it sooner. `speech_batch_ms` = 20 passes all of it one by one.
+  session) loud frames are gathered into appends of `speech_batch_ms`, and the first quiet frame sends
+  what is held at once. The pause after it is batched too, but aligned on the VAD's silence window
+  (`silence_duration_ms`, the session's own setting): a batch ends exactly on the frame that completes
+  the window, and from then on frames pass one by one. The VAD decides on the audio it has, so frames
+  held mid-pause cannot make it stop early, and the frame that ends the turn is never held back. Without
+  the window (`silence_ms` 0) the pause goes frame by frame. `speech_batch_ms` = 20 passes all of the
+  caller's speech and pauses one by one.
 The loudness test only steers batching; it never decides what is sent. Should it call loud what the VAD
-calls silence (a loud non-speech noise right after speech), the end of the turn reaches the VAD at
-most `speech_batch_ms` - 20 ms late.
+calls silence (a loud non-speech noise right after speech, a breathy tail), the VAD's silence window
+starts before ours and the end of the turn reaches it at most `speech_batch_ms` - 20 ms late.
 
 Twilio sends media continuously (silence included), so a batch always fills within `batch_ms`.
 """
@@ -46,12 +49,16 @@ def is_loud(audio: bytes) -> bool:
 class InboundCoalescer:
     """Turns carrier frames (base64 μ-law) into the appends to send. Pure: no I/O, no clock."""
 
-    def __init__(self, batch_ms: int, speech_batch_ms: int = FRAME_BYTES // 8) -> None:
+    def __init__(self, batch_ms: int, speech_batch_ms: int = FRAME_BYTES // 8, silence_ms: int = 0) -> None:
+        """`silence_ms`: the server VAD's `silence_duration_ms` (0: pauses in speech pass frame by frame)."""
         self._batch_bytes = batch_ms * 8
         self._speech_batch_bytes = speech_batch_ms * 8
+        self._group = max(speech_batch_ms // 20, 1)  # frames per append in a pause
+        self._pause_frames = silence_ms // 20  # quiet frames that end the turn for the VAD
         self._buffer = bytearray()
         self._caller_speaking = False  # the server VAD says so
         self._onset_frames = 0  # frames left to pass through after a local onset
+        self._quiet = 0  # quiet frames in a row while the caller speaks
 
     @property
     def enabled(self) -> bool:
@@ -60,7 +67,7 @@ class InboundCoalescer:
     def caller_speaking(self, speaking: bool) -> None:
         """The server VAD's view (`speech_started` / `speech_stopped`)."""
         self._caller_speaking = speaking
-        self._onset_frames = 0
+        self._onset_frames = self._quiet = 0
 
     def add(self, payload: str, audio: bytes | None = None) -> str | None:
         """The append to send for this frame (`audio`: its bytes, if the carrier decoded them already): the
@@ -80,9 +87,15 @@ class InboundCoalescer:
 
     def _during_speech(self, payload: str, audio: bytes | None) -> str | None:
         audio = binascii.a2b_base64(payload) if audio is None else audio
-        if not is_loud(audio):
-            return self._with_buffer(payload, audio)  # a pause may be the end: nothing held back
-        return self._hold(audio, self._speech_batch_bytes)
+        if is_loud(audio):
+            self._quiet = 0
+            return self._hold(audio, self._speech_batch_bytes)
+        self._quiet += 1
+        left = self._pause_frames - self._quiet  # quiet frames the VAD still needs to end the turn
+        if self._quiet == 1 or left <= 0 or left % self._group == 0:
+            return self._with_buffer(payload, audio)  # the speech held, or a batch ending on the window's end
+        self._buffer += audio
+        return None
 
     def _hold(self, audio: bytes, batch_bytes: int) -> str | None:
         """Add to the batch; the batch once it holds `batch_bytes`."""

@@ -48,9 +48,11 @@ class RealtimeLink:
         *,
         batch_ms: int = 20,
         speech_batch_ms: int = 20,
+        silence_ms: int = 0,
     ) -> None:
+        """`silence_ms`: the server VAD's silence window, which the batching of pauses is aligned on."""
         self._connector = connector
-        self._inbound = InboundCoalescer(batch_ms, speech_batch_ms)
+        self._inbound = InboundCoalescer(batch_ms, speech_batch_ms, silence_ms)
         self._preopened = preopened
         self._rt: AsyncRealtimeConnection | None = None
         self._send_frame: Callable[[str], Awaitable[None]] | None = None  # the hot path's send (see `_use`)

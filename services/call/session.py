@@ -65,6 +65,7 @@ class CallSession(ModelInputs):
             deps.preopened,
             batch_ms=settings.inbound_audio_batch_ms,
             speech_batch_ms=settings.inbound_speech_batch_ms,
+            silence_ms=deps.agent.vad.silence_duration_ms,
         )
         self.continuity = Continuity(self.link, self.record, self.touch_record)
         self.playout = Playout(stream)

@@ -65,10 +65,12 @@ async def test_every_caller_byte_reaches_openai_once_in_order(
             position = received.index(speech_frames[0])
             assert received[position : position + len(speech_frames)] == speech_frames, "speech passes untouched"
             return
-        # Batched while the caller talks, but the pause after the speech goes frame by frame until the
-        # server's VAD ends the turn (500 ms of it): the end of the turn is not held back by a batch.
+        # Batched while the caller talks, and so is the pause after it, but in batches that end on the frame
+        # completing the server VAD's silence window (500 ms, 25 frames): the end of the turn is not held back.
         during = [end for end in ends if speech_start < end <= speech_end]
         assert len(during) < len(speech) // 160 / 2, "the speech went in fewer, larger appends"
         after = ends.index(speech_end + 160)  # the speech held went with the first quiet frame
-        pause = [ends[i + 1] - ends[i] for i in range(after, after + 20)]
-        assert pause == [160] * 20, "the pause frame by frame"
+        window_end = speech_end + 25 * 160
+        assert window_end in ends, "an append ends on the frame that ends the turn for the VAD"
+        pause = [ends[i + 1] - ends[i] for i in range(after, ends.index(window_end))]
+        assert pause == [640, 800, 800, 800, 800], "the pause in 100 ms batches, aligned on the window's end"

@@ -69,6 +69,30 @@ def test_while_the_caller_talks_loud_frames_are_batched_and_the_first_pause_send
     assert feed(coalescer, frames(silence(20))) == [], "held audio goes on in the silence batch, in order"
 
 
+def test_a_pause_is_batched_on_the_vads_silence_window_so_the_frame_that_ends_the_turn_goes_at_once() -> None:
+    coalescer = InboundCoalescer(batch_ms=100, speech_batch_ms=100, silence_ms=500)  # 25 quiet frames end a turn
+    coalescer.caller_speaking(True)
+    speech = tone(320, 440)
+    assert len(feed(coalescer, frames(speech))) == 3  # 300 ms sent, 20 ms held
+    pause = frames(silence(600))
+    appends: list[tuple[int, int]] = []  # (quiet frames fed, frames in the append) for each append
+    for fed, frame in enumerate(pause, start=1):
+        if (chunk := coalescer.add(frame)) is not None:
+            appends.append((fed, len(base64.b64decode(chunk)) // FRAME_BYTES))
+    assert appends[0] == (1, 2), "the held speech goes with the first quiet frame"
+    assert appends[1:6] == [(5, 4), (10, 5), (15, 5), (20, 5), (25, 5)], "batches end on the window's last frame"
+    assert appends[6:] == [(fed, 1) for fed in range(26, 31)], "past the window (the VAD is late): frame by frame"
+
+
+def test_speech_resuming_in_a_pause_goes_after_the_quiet_frames_held_before_it() -> None:
+    coalescer = InboundCoalescer(batch_ms=100, speech_batch_ms=100, silence_ms=500)
+    coalescer.caller_speaking(True)
+    quiet, speech = silence(60), tone(100, 440)
+    assert len(feed(coalescer, frames(quiet))) == 1  # the first quiet frame; two are held
+    (chunk,) = feed(coalescer, frames(speech))
+    assert base64.b64decode(chunk) == quiet[FRAME_BYTES:] + speech[: 3 * FRAME_BYTES], "in order, one batch"
+
+
 def test_speech_batch_of_twenty_ms_passes_the_callers_speech_frame_by_frame() -> None:
     coalescer = InboundCoalescer(batch_ms=100, speech_batch_ms=20)
     coalescer.caller_speaking(True)
@@ -111,11 +135,12 @@ def test_flush_sends_what_is_held_and_twenty_ms_means_no_batching() -> None:
     st.lists(st.tuples(st.sampled_from(["quiet", "loud", "started", "stopped"]), st.integers(1, 30)), max_size=30),
     st.sampled_from([20, 40, 60, 100, 200]),
     st.sampled_from([20, 40, 100, 200]),
+    st.sampled_from([0, 200, 500, 510]),
 )
 def test_every_byte_arrives_once_in_order_whatever_the_speech_pattern(
-    pattern: list[tuple[str, int]], batch_ms: int, speech_batch_ms: int
+    pattern: list[tuple[str, int]], batch_ms: int, speech_batch_ms: int, silence_ms: int
 ) -> None:
-    coalescer = InboundCoalescer(batch_ms=batch_ms, speech_batch_ms=speech_batch_ms)
+    coalescer = InboundCoalescer(batch_ms=batch_ms, speech_batch_ms=speech_batch_ms, silence_ms=silence_ms)
     sent, appended = bytearray(), bytearray()
     for kind, count in pattern:
         if kind in ("started", "stopped"):
