@@ -110,6 +110,7 @@ def make_bridge(target: str, args: argparse.Namespace, workdir: Path, urls: tupl
     if target == "ours":
         options = bl.app_options(mongo_uri, f"bench_sbs_{uuid.uuid4().hex[:8]}", realtime_url, rest_url)
         pin = ["--cpu", str(bl.APP_CPU)] if args.pin else []
+        pin += [flag for setting in args.setting for flag in ("--setting", setting)]
         # No loop-lag probe: nothing here reads it, and the other targets carry none.
         app = bl.AppProcess([*options, *pin], bl.app_env(), port, workdir, probe=False)
         if args.stream_port:
@@ -414,6 +415,7 @@ def command_line(args: argparse.Namespace) -> str:
         + (f" --sample-dir {args.sample_dir}" if str(args.sample_dir) != "/tmp/twilio-sample" else "")
         + ("" if args.pin else " --no-pin")
         + (" --stream-port" if args.stream_port else "")
+        + "".join(f" --setting {setting}" for setting in args.setting)
     )
 
 
@@ -481,6 +483,13 @@ def main() -> None:
         type=int,
         default=-10,
         help="nice of this process's and the bridge's autogroups (default -10; see raise_autogroup)",
+    )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of ours by its environment name, e.g. INBOUND_AUDIO_BATCH_MS=40 (repeatable)",
     )
     parser.add_argument("--no-autogroup", dest="autogroup_nice", action="store_const", const=None)
     parser.add_argument("--run-timeout", type=float, default=300.0, help="hard limit per run, seconds")
