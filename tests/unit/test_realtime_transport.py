@@ -107,10 +107,13 @@ async def test_a_dropped_tcp_connection_is_an_abnormal_close(
         await read_until_closed(rt)
 
 
-async def speak_pcmu(rt: Any) -> None:
+async def speaking_pcmu(fake: FakeRealtimeServer, transport: RealtimeTransport) -> tuple[Any, FakeSession, Any]:
+    """A connection set up for μ-law audio, the fake's side of it, and our socket under the SDK's."""
+    rt, session = await connected(fake, transport)
     pcmu = {"format": {"type": "audio/pcmu"}}
     await rt.session.update(session={"type": "realtime", "audio": {"input": pcmu, "output": pcmu}})
     await next_event(rt, "session.updated")
+    return rt, session, rt._connection
 
 
 def append(audio: bytes) -> str:
@@ -120,9 +123,7 @@ def append(audio: bytes) -> str:
 async def test_send_now_writes_before_returning_in_order_with_awaited_sends(
     fake: FakeRealtimeServer, transport: RealtimeTransport
 ) -> None:
-    rt, session = await connected(fake, transport)
-    await speak_pcmu(rt)
-    socket = rt._connection
+    rt, session, socket = await speaking_pcmu(fake, transport)
     assert socket.send_now(append(bytes([1]) * 160)) is True
     await rt.send_raw(append(bytes([2]) * 160))
     assert socket.send_now(append(bytes([3]) * 160)) is True
@@ -136,9 +137,7 @@ async def test_send_now_writes_before_returning_in_order_with_awaited_sends(
 async def test_send_now_writes_nothing_while_the_transport_is_flow_controlled(
     fake: FakeRealtimeServer, transport: RealtimeTransport
 ) -> None:
-    rt, session = await connected(fake, transport)
-    await speak_pcmu(rt)
-    socket = rt._connection
+    rt, session, socket = await speaking_pcmu(fake, transport)
     protocol = socket._ws._writer.protocol
     protocol.pause_writing()  # what the transport calls when its buffer passes the high-water mark
     assert socket.send_now(append(bytes(160))) is False
