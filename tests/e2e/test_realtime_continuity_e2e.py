@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from devtools.ferretdb import free_port
 from services.call.continuity import RECONNECT_ATTEMPTS
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import FakeSession, Script, Turn
@@ -71,21 +72,29 @@ async def test_a_dropped_socket_is_recovered_without_a_second_greeting(stack: Li
     stack.realtime.assert_clean()
 
 
-async def test_caller_audio_during_the_gap_reaches_the_new_session(stack: LiveStack) -> None:
-    call = await stack.sim.place_call(from_=DEMO_CALLER)
-    await call.connect_stream()
-    (first,) = await stack.realtime.wait_for_sessions(1)
-    await wait_for_greeting(call)
-    stack.realtime.connect_delay_s = 0.4  # the new handshake takes a while: the caller talks meanwhile
-    await first.disconnect(code=None)  # TCP drops without a close frame (1006)
-    await call.say_and_wait(tone(500, 440))
-    (_, second) = await stack.realtime.wait_for_sessions(2, timeout=5)
-    # What the caller said while the link was down was held and forwarded: the new session heard the
-    # turn and answered it.
-    await second.wait_for(lambda: len(second.user_turns) >= 1, timeout=5, what="held audio forwarded")
-    await second.wait_for(lambda: second.responses and second.responses[-1]["status"] == "completed", timeout=10)
-    await call.hangup()
-    stack.realtime.assert_clean()
+@pytest.mark.parametrize("listener", ["uvicorn", "stream-port"])
+async def test_caller_audio_during_the_gap_reaches_the_new_session(seeded: tuple[str, str], listener: str) -> None:
+    """On the stream port the caller's frames are taken in the socket's read callback (`api/frame_tap.py`)
+    and written at once: there too, what the link cannot send is held for the new session, in order."""
+    overrides = {"stream_port": free_port()} if listener == "stream-port" else {}
+    async with live_stack(*seeded, **overrides) as stack:
+        stack.realtime.script = Script(greeting_ms=300, reply_ms=400, greeting_transcript=GREETING)
+        call = await stack.sim.place_call(from_=DEMO_CALLER)
+        await call.connect_stream()
+        (first,) = await stack.realtime.wait_for_sessions(1)
+        await wait_for_greeting(call)
+        stack.realtime.connect_delay_s = 0.4  # the new handshake takes a while: the caller talks meanwhile
+        await first.disconnect(code=None)  # TCP drops without a close frame (1006)
+        speech = tone(500, 440)
+        await call.say_and_wait(speech)
+        (_, second) = await stack.realtime.wait_for_sessions(2, timeout=5)
+        # What the caller said while the link was down was held and forwarded: the new session heard the
+        # turn and answered it.
+        await second.wait_for(lambda: len(second.user_turns) >= 1, timeout=5, what="held audio forwarded")
+        await second.wait_for(lambda: second.responses and second.responses[-1]["status"] == "completed", timeout=10)
+        assert speech[160:4000] in second.user_turns[0].audio, "the held speech arrived whole and in order"
+        await call.hangup()
+        stack.realtime.assert_clean()
 
 
 async def test_session_cap_rotates_the_call_between_turns(mongo_uri: str, database_name: str) -> None:
