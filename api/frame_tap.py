@@ -16,7 +16,6 @@ is pinned in requirements.txt and `tests/unit/test_frame_tap.py` fails on any ot
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -24,13 +23,12 @@ from aiohttp._websocket.reader import WebSocketDataQueue
 from aiohttp.helpers import DEFAULT_CHUNK_SIZE
 from aiohttp.http import WebSocketReader
 
+from services.telephony.frames import FrameTake
 from utils.logger import get_logger
 
 log = get_logger(__name__)
 
 AIOHTTP_VERSION = "3.14.5"  # the version whose `_post_start` `TappableWebSocketResponse` repeats
-
-FrameTake = Callable[[str], bool]
 
 
 class TapQueue(WebSocketDataQueue):

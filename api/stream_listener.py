@@ -28,9 +28,9 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from fastapi import FastAPI
 
-from api.frame_tap import FrameTake, TappableWebSocketResponse
+from api.frame_tap import TappableWebSocketResponse
 from services.telephony.events import StreamClosed
-from services.telephony.frames import FRAMES_EXTENSION, SERVICE_RESTART, closed_by
+from services.telephony.frames import FRAMES_EXTENSION, SERVICE_RESTART, FrameTake, closed_by
 from utils.logger import get_logger
 
 log = get_logger(__name__)

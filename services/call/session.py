@@ -187,7 +187,7 @@ class CallSession(ModelInputs):
         while True:
             event = await self.stream.receive()
             if isinstance(event, AudioIn):
-                self.link.append_audio(event.payload, event.audio)  # held, not lost, while the link is down
+                self._caller_audio(event)
             elif isinstance(event, PlaybackMarkEcho):
                 self._on_mark_echo(event.name)
             elif isinstance(event, Digit):
@@ -201,6 +201,7 @@ class CallSession(ModelInputs):
                 return
 
     def _caller_audio(self, audio: AudioIn) -> None:
+        """Every caller frame, from the pump or the socket's tap; held, not lost, while the link is down."""
         self.link.append_audio(audio.payload, audio.audio)
 
     def _reason_for_stop(self) -> str:

@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from services.telephony.events import StreamClosed
 
 FRAMES_EXTENSION = "phone_agent.frames"  # the ASGI scope's `extensions` key a server puts its socket under
+FrameTake = Callable[[str], bool]  # a socket's tap: True if it took the text frame (see `FrameSocket.tap`)
 SERVICE_RESTART = 1012  # what uvicorn (and the stream listener) close live streams with at shutdown
 
 
@@ -30,7 +31,7 @@ class FrameSocket(Protocol):
         """The next text (str) or binary (bytes) frame, or why the socket closed."""
         ...
 
-    def tap(self, take: Callable[[str], bool]) -> bool:
+    def tap(self, take: FrameTake) -> bool:
         """From now on, offer each text frame to `take` as it arrives, in the socket's read callback (so
         `take` must not wait, and should not raise); the frames it declines (False) are read by
         `receive_frame`, in order. False if this socket cannot: then every frame is read there."""
@@ -61,7 +62,7 @@ class StarletteFrames:
         text: str | None = message.get("text")
         return text if text is not None else bytes(message.get("bytes") or b"")
 
-    def tap(self, take: Callable[[str], bool]) -> bool:
+    def tap(self, take: FrameTake) -> bool:
         return False  # the ASGI server's task delivers each message: there is no callback to take it in
 
     async def send_text(self, text: str) -> None:

@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from services import metrics
 from services.telephony.events import AudioIn, CallInfo, Digit, PlaybackMarkEcho, StreamClosed, StreamEvent
-from services.telephony.frames import FrameSocket, frame_socket
+from services.telephony.frames import FrameSocket, FrameTake, frame_socket
 from utils.logger import get_logger
 
 log = get_logger(__name__)
@@ -53,9 +53,7 @@ async def next_text(frames: FrameSocket, max_bytes: int, stream_log: Any) -> str
             metrics.DROPPED_MESSAGES.labels(reason="binary").inc()
 
 
-def audio_tap(
-    decode: Callable[[str], object], sink: Callable[[AudioIn], None], max_bytes: int
-) -> Callable[[str], bool]:
+def audio_tap(decode: Callable[[str], object], sink: Callable[[AudioIn], None], max_bytes: int) -> FrameTake:
     """A `FrameSocket.tap` that takes each frame of caller audio to `sink` and declines every other frame,
     which the stream's `receive` then reads (and drops and counts, if it is bad) as it always did."""
 
