@@ -57,6 +57,7 @@ class RealtimeLink:
         self._rt: AsyncRealtimeConnection | None = None
         self._send_frame: Callable[[str], Awaitable[None]] | None = None  # the hot path's send (see `_use`)
         self._write_now: Callable[[str], bool] | None = None  # its write that never waits, if the socket has one
+        self._read_frame: Callable[[], Awaitable[str | bytes]] | None = None  # the read for `events`
         self._lock = asyncio.Lock()
         self._held: deque[str] = deque(maxlen=HELD_FRAMES)
         self._backlog: deque[str] = deque(maxlen=HELD_FRAMES)  # appends waiting for the socket, in order
@@ -80,6 +81,7 @@ class RealtimeLink:
     def _use(self, rt: AsyncRealtimeConnection) -> None:
         self._rt, self.opened_at, self._down = rt, time.monotonic(), False
         self._send_frame, self._write_now = _frame_sender(rt), _frame_writer(rt)
+        self._read_frame = _frame_reader(rt)
         self.sessions += 1
 
     @property
@@ -225,9 +227,9 @@ class RealtimeLink:
 
         A socket we replaced ourselves (`reopen`) ends quietly and reading goes on from the new one."""
         while True:
-            rt = self._connection()
+            rt, read = self._connection(), self._read_frame
             try:
-                raw = await rt.recv_bytes()
+                raw = await (read() if read is not None else rt.recv_bytes())
             except Exception as error:
                 if self._rt is not rt:
                     continue  # we moved the call to a new session and closed this one
@@ -267,6 +269,13 @@ def _frame_writer(rt: AsyncRealtimeConnection) -> Callable[[str], bool] | None:
     """The same socket's write that never waits (`AiohttpRealtimeSocket.send_now`), if it has one."""
     write = getattr(getattr(rt, "_connection", None), "send_now", None)
     return write if callable(write) else None
+
+
+def _frame_reader(rt: AsyncRealtimeConnection) -> Callable[[], Awaitable[str | bytes]] | None:
+    """The same socket's read of one message as it came (`AiohttpRealtimeSocket.receive_message`), if it
+    has one: `events` parses str or bytes alike, so the SDK's `recv_bytes` would only add a copy."""
+    read = getattr(getattr(rt, "_connection", None), "receive_message", None)
+    return read if callable(read) else None
 
 
 def _append_frame(payload: str) -> str:

@@ -41,10 +41,12 @@ async def next_event(rt: object, event_type: str) -> dict[str, object]:
             return event  # type: ignore[no-any-return]
 
 
-async def read_until_closed(rt: object) -> None:
-    """Events already on the wire come first; then the close."""
+async def read_until_closed(rt: object, reader: str = "recv_bytes") -> None:
+    """Events already on the wire come first; then the close. `reader`: the SDK's `recv_bytes`, or the read
+    `RealtimeLink` uses, `receive_message` on our socket under it."""
+    read = rt.recv_bytes if reader == "recv_bytes" else rt._connection.receive_message  # type: ignore[attr-defined]
     for _ in range(50):
-        await rt.recv_bytes()  # type: ignore[attr-defined]
+        await read()
     raise AssertionError("the socket never closed")
 
 
@@ -84,27 +86,46 @@ async def test_a_refused_handshake_raises(fake: FakeRealtimeServer, transport: R
     assert refused.value.status == 500
 
 
+READERS = pytest.mark.parametrize("reader", ["recv_bytes", "receive_message"])
+
+
+async def test_receive_message_gives_the_text_frame_as_sent(
+    fake: FakeRealtimeServer, transport: RealtimeTransport
+) -> None:
+    rt, _session = await connected(fake, transport)
+    await rt.send_raw('{"type":"response.create"}')  # the greeting: text frames, each a server event
+    while True:
+        text = await rt._connection.receive_message()
+        assert isinstance(text, str), "a text frame stays str: no copy to bytes"
+        if orjson.loads(text)["type"] == "response.done":
+            break
+    await rt.close()
+    fake.assert_clean()
+
+
+@READERS
 @pytest.mark.parametrize(("code", "closed"), [(1011, ConnectionClosedError), (1000, ConnectionClosedOK)])
 async def test_a_server_close_raises_what_websockets_would(
-    fake: FakeRealtimeServer, transport: RealtimeTransport, code: int, closed: type[ConnectionClosed]
+    fake: FakeRealtimeServer, transport: RealtimeTransport, code: int, closed: type[ConnectionClosed], reader: str
 ) -> None:
     rt, session = await connected(fake, transport)
     closing = asyncio.create_task(session.disconnect(code))  # it waits for our close frame: read meanwhile
     with pytest.raises(closed) as raised:
-        await read_until_closed(rt)
+        await read_until_closed(rt, reader)
     await closing
     assert raised.value.rcvd is not None and raised.value.rcvd.code == code
     with pytest.raises(ConnectionClosed):
         await rt.send_raw('{"type":"response.create"}')
 
 
+@READERS
 async def test_a_dropped_tcp_connection_is_an_abnormal_close(
-    fake: FakeRealtimeServer, transport: RealtimeTransport
+    fake: FakeRealtimeServer, transport: RealtimeTransport, reader: str
 ) -> None:
     rt, session = await connected(fake, transport)
     await session.disconnect(None)  # no close frame
     with pytest.raises(ConnectionClosedError):
-        await read_until_closed(rt)
+        await read_until_closed(rt, reader)
 
 
 async def speaking_pcmu(fake: FakeRealtimeServer, transport: RealtimeTransport) -> tuple[Any, FakeSession, Any]:
