@@ -2,8 +2,8 @@
 
 The SDK's `AsyncRealtimeConnection` does what it is good at here — typed `session.update` and
 `response.create`, its auth headers — on an aiohttp socket (`services.realtime.transport`: why). The
-per-frame audio path (`services.call.realtime_link`) uses the same connection's raw send /
-`recv_bytes()` instead, because the typed helpers cost ~60x more per frame.
+per-frame audio path (`services.call.realtime_link`) uses the raw send and read of the socket under the
+same connection instead, because the typed helpers cost ~60x more per frame.
 """
 
 from __future__ import annotations
