@@ -60,7 +60,8 @@ switch ($Command) {
         & (Join-Path $Bin "ruff") check .; if ($LASTEXITCODE) { exit $LASTEXITCODE }
         & (Join-Path $Bin "ruff") format --check .; if ($LASTEXITCODE) { exit $LASTEXITCODE }
         & (Join-Path $Bin "mypy"); if ($LASTEXITCODE) { exit $LASTEXITCODE }
-        & $Python -m pytest -q; exit $LASTEXITCODE
+        $Workers = if ($env:TEST_WORKERS) { $env:TEST_WORKERS } else { "2" }  # as setup.sh: pytest-xdist
+        & $Python -m pytest -q -n $Workers --dist loadfile; exit $LASTEXITCODE
     }
     "serve" { Install-Python; Install-Database; Start-Service }
 }
