@@ -385,6 +385,7 @@ class CallResult:
     call_sid: str = ""
     greeting_ms: float | None = None
     turn_ms: list[float] = field(default_factory=list)
+    placed_at: float = 0.0  # the answer webhook asked (loop time, as the simulator's own timestamps)
     started_at: float = 0.0
     ended_at: float = 0.0
     sent: list[float] = field(default_factory=list)  # media frame send times
@@ -412,16 +413,22 @@ async def wait_until(predicate: Callable[[], bool], timeout: float, what: str, i
         await asyncio.sleep(interval)
 
 
-async def run_call(sim: TwilioSimulator, index: int, delay_s: float, turns: int, speech: bytes) -> CallResult:
-    """One caller: greeting, `turns` turns, hang-up. Latencies come from the simulator's own timestamps."""
+async def run_call(
+    sim: TwilioSimulator, index: int, delay_s: float, turns: int, speech: bytes, stream_gap_s: float = 0.0
+) -> CallResult:
+    """One caller: greeting, `turns` turns, hang-up. Latencies come from the simulator's own timestamps.
+    `stream_gap_s`: Twilio's time between our TwiML and opening the media stream (0: at once)."""
     loop = asyncio.get_running_loop()
     result = CallResult(index)
     await asyncio.sleep(delay_s)
     call: SimulatedCall | None = None
     try:
+        result.placed_at = loop.time()
         call = await sim.place_call(from_=f"+9198{index % 10**8:08d}")
         result.call_sid = call.call_sid
         result.sent = time_media_sends(call)
+        if stream_gap_s:
+            await asyncio.sleep(stream_gap_s)
         await call.connect_stream()
         assert call.t0 is not None
         result.started_at = call.t0

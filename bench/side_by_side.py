@@ -28,8 +28,15 @@ out of the relay figures: frames the phone sent before the bridge's Realtime ses
 audio the fake sent before the phone's stream started (ours opens the session and has the greeting
 generated at webhook time, so its first deltas wait for the stream: set-up, not relay).
 
+The fake answers every handshake and starts every response at once by default, and the phone opens its
+stream as soon as it has the TwiML, which keeps the relay figures about the relay. The greeting then
+measures set-up only. `--connect-delay`, `--think` and `--twilio-gap` give the OpenAI handshake, the
+model's time to first audio and Twilio's TwiML-to-stream gap real values, for the greeting as a caller
+waits for it ("answer to greeting": the answer webhook → the first greeting audio at the phone).
+
     .venv/bin/python -m bench.side_by_side                               # 10, 25, 50 calls, ~9 min
     .venv/bin/python -m bench.side_by_side --calls 5 --turns 2 --rounds 1   # smoke, ~1 min
+    .venv/bin/python -m bench.side_by_side --calls 50 --stream-port --connect-delay 0.3 --think 0.4 --twilio-gap 0.2
 
 This process and each bridge get their autogroups (sessions) raised to nice -10 (`--autogroup-nice`):
 with autogroups on, other people's `nice -n 19` jobs in their own sessions would otherwise share the
@@ -161,6 +168,7 @@ class Run:
     turn_ms: list[float]  # inbound relay of the frames that made the server VAD act (`vad_trigger_frames`)
     outbound_ms: list[float]
     greeting_ms: list[float]  # stream `start` sent → first assistant audio at the phone
+    answer_ms: list[float]  # the answer webhook asked → first assistant audio at the phone (the caller's wait)
     matched: int  # calls whose Realtime session was found at the right byte offset
     setup_frames: int  # inbound frames sent before the Realtime session connected (not in inbound_ms)
     setup_deltas: int  # audio deltas the fake sent before the phone's stream started (not in outbound_ms)
@@ -187,8 +195,10 @@ def speech_frames(call: SimulatedCall) -> set[int]:
 
 async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path, mongo: LocalMongo) -> Run:
     probe = ByteRelayProbe()
-    script = Script(greeting_ms=bl.GREETING_MS, reply_ms=bl.REPLY_MS, response_latency_s=0.0, tone_hz=bl.GREETING_HZ)
+    think = args.think
+    script = Script(greeting_ms=bl.GREETING_MS, reply_ms=bl.REPLY_MS, response_latency_s=think, tone_hz=bl.GREETING_HZ)
     realtime = bl.bench_fake_realtime(probe, script, on_server_event=probe.on_server_event)
+    realtime.connect_delay_s = args.connect_delay
     await realtime.start()
     rest = FakeTwilioRest(ACCOUNT_SID, AUTH_TOKEN)
     await rest.start()
@@ -223,7 +233,9 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
         lag.start()
         gc.disable()  # this process's own full collections would stall the fakes mid-measurement
         per_call_s = (bl.GREETING_MS + args.turns * (bl.SPEECH_MS + 500 + bl.REPLY_MS)) / 1000
-        tasks = [asyncio.create_task(bl.run_call(sim, i, i / n, args.turns, speeches[i])) for i in range(n)]
+        tasks = [
+            asyncio.create_task(bl.run_call(sim, i, i / n, args.turns, speeches[i], args.twilio_gap)) for i in range(n)
+        ]
         done, pending = await asyncio.wait(tasks, timeout=1 + per_call_s * 3 + 60)
         for task in pending:
             task.cancel()
@@ -257,6 +269,7 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
     turn: list[float] = []
     outbound: list[float] = []
     greetings: list[float] = []
+    answers: list[float] = []
     matched = setup = out_setup = 0
     in_lost = out_lost = 0
     extensions = {f"Realtime: {s.ws_extensions or 'none'}" for s in measured}
@@ -279,6 +292,7 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
             turn += inbound_delays(result.sent, session_probe, vad_trigger_frames(session_probe))[0]
             if call.first_media_at is not None and call.t0 is not None:
                 greetings.append((call.first_media_at - call.t0) * 1000)
+                answers.append((call.first_media_at - result.placed_at) * 1000)
             delays, skipped = outbound_delays(call, session_probe)
             outbound += delays
             out_setup += skipped
@@ -293,6 +307,7 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
         turn_ms=turn,
         outbound_ms=outbound,
         greeting_ms=greetings,
+        answer_ms=answers,
         matched=matched,
         setup_frames=setup,
         setup_deltas=out_setup,
@@ -323,7 +338,13 @@ METRICS: list[tuple[str, Callable[[Run], float], str]] = [
     ("outbound relay p99 ms", lambda r: bl.percentile(r.outbound_ms, 99), "{:.1f}"),
     ("greeting p50 ms", lambda r: bl.percentile(r.greeting_ms, 50), "{:.0f}"),
     ("greeting p99 ms", lambda r: bl.percentile(r.greeting_ms, 99), "{:.0f}"),
+    ("answer to greeting p50 ms", lambda r: bl.percentile(r.answer_ms, 50), "{:.0f}"),
+    ("answer to greeting p99 ms", lambda r: bl.percentile(r.answer_ms, 99), "{:.0f}"),
 ]
+
+
+def think_label(seconds: float) -> str:
+    return f"{seconds:g} s" if seconds else "0"
 
 
 def median(values: list[float]) -> float:
@@ -355,7 +376,9 @@ def report(runs: list[Run], args: argparse.Namespace, notes: list[str], elapsed_
         + f"; ours at {bl.git_revision()}",
         *notes,
         f"- Per call: greeting {bl.GREETING_MS} ms, {args.turns} turns of {bl.SPEECH_MS} ms speech + {bl.REPLY_MS} ms "
-        "reply played in full, hang-up; calls start over 1 s; fake model think time 0, audio at 10x real time",
+        f"reply played in full, hang-up; calls start over 1 s; fake OpenAI handshake {args.connect_delay:g} s, model "
+        f"think time {think_label(args.think)}, audio at 10x real time; Twilio opens the stream "
+        f"{args.twilio_gap:g} s after the TwiML",
         "",
         "Median (min–max over rounds); relay delays over all matched frames of a run:",
         "",
@@ -416,6 +439,9 @@ def command_line(args: argparse.Namespace) -> str:
         + ("" if args.pin else " --no-pin")
         + (" --stream-port" if args.stream_port else "")
         + "".join(f" --setting {setting}" for setting in args.setting)
+        + (f" --connect-delay {args.connect_delay:g}" if args.connect_delay else "")
+        + (f" --think {args.think:g}" if args.think else "")
+        + (f" --twilio-gap {args.twilio_gap:g}" if args.twilio_gap else "")
     )
 
 
@@ -493,6 +519,11 @@ def main() -> None:
     )
     parser.add_argument("--no-autogroup", dest="autogroup_nice", action="store_const", const=None)
     parser.add_argument("--run-timeout", type=float, default=300.0, help="hard limit per run, seconds")
+    parser.add_argument("--connect-delay", type=float, default=0.0, help="fake OpenAI handshake time, s (default 0)")
+    parser.add_argument("--think", type=float, default=0.0, help="fake model time to first audio, s (default 0)")
+    parser.add_argument(
+        "--twilio-gap", type=float, default=0.0, help="Twilio's TwiML → stream start time, s (default 0: at once)"
+    )
     args = parser.parse_args()
     args.pin = args.pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
     unknown = set(args.targets.split(",")) - set(TARGETS)
