@@ -195,8 +195,9 @@ def speech_frames(call: SimulatedCall) -> set[int]:
 
 async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path, mongo: LocalMongo) -> Run:
     probe = ByteRelayProbe()
-    think = args.think
-    script = Script(greeting_ms=bl.GREETING_MS, reply_ms=bl.REPLY_MS, response_latency_s=think, tone_hz=bl.GREETING_HZ)
+    script = Script(
+        greeting_ms=bl.GREETING_MS, reply_ms=bl.REPLY_MS, response_latency_s=args.think, tone_hz=bl.GREETING_HZ
+    )
     realtime = bl.bench_fake_realtime(probe, script, on_server_event=probe.on_server_event)
     realtime.connect_delay_s = args.connect_delay
     await realtime.start()
@@ -343,10 +344,6 @@ METRICS: list[tuple[str, Callable[[Run], float], str]] = [
 ]
 
 
-def think_label(seconds: float) -> str:
-    return f"{seconds:g} s" if seconds else "0"
-
-
 def median(values: list[float]) -> float:
     finite = [v for v in values if not math.isnan(v)]
     return statistics.median(finite) if finite else math.nan
@@ -377,7 +374,7 @@ def report(runs: list[Run], args: argparse.Namespace, notes: list[str], elapsed_
         *notes,
         f"- Per call: greeting {bl.GREETING_MS} ms, {args.turns} turns of {bl.SPEECH_MS} ms speech + {bl.REPLY_MS} ms "
         f"reply played in full, hang-up; calls start over 1 s; fake OpenAI handshake {args.connect_delay:g} s, model "
-        f"think time {think_label(args.think)}, audio at 10x real time; Twilio opens the stream "
+        f"think time {args.think:g} s, audio at 10x real time; Twilio opens the stream "
         f"{args.twilio_gap:g} s after the TwiML",
         "",
         "Median (min–max over rounds); relay delays over all matched frames of a run:",

@@ -57,7 +57,7 @@ class RealtimeLink:
         self._rt: AsyncRealtimeConnection | None = None
         self._send_frame: Callable[[str], Awaitable[None]] | None = None  # the hot path's send (see `_use`)
         self._write_now: Callable[[str], bool] | None = None  # its write that never waits, if the socket has one
-        self._read_frame: Callable[[], Awaitable[str | bytes]] | None = None  # the read for `events`
+        self._read_frame: Callable[[], Awaitable[str | bytes]] = _not_open  # the read for `events` (see `_use`)
         self._lock = asyncio.Lock()
         self._held: deque[str] = deque(maxlen=HELD_FRAMES)
         self._backlog: deque[str] = deque(maxlen=HELD_FRAMES)  # appends waiting for the socket, in order
@@ -227,9 +227,9 @@ class RealtimeLink:
 
         A socket we replaced ourselves (`reopen`) ends quietly and reading goes on from the new one."""
         while True:
-            rt, read = self._connection(), self._read_frame
+            rt = self._connection()
             try:
-                raw = await (read() if read is not None else rt.recv_bytes())
+                raw = await self._read_frame()  # set with `_rt` by `_use`
             except Exception as error:
                 if self._rt is not rt:
                     continue  # we moved the call to a new session and closed this one
@@ -271,11 +271,15 @@ def _frame_writer(rt: AsyncRealtimeConnection) -> Callable[[str], bool] | None:
     return write if callable(write) else None
 
 
-def _frame_reader(rt: AsyncRealtimeConnection) -> Callable[[], Awaitable[str | bytes]] | None:
-    """The same socket's read of one message as it came (`AiohttpRealtimeSocket.receive_message`), if it
-    has one: `events` parses str or bytes alike, so the SDK's `recv_bytes` would only add a copy."""
+def _frame_reader(rt: AsyncRealtimeConnection) -> Callable[[], Awaitable[str | bytes]]:
+    """The same socket's read of one message as it came (`AiohttpRealtimeSocket.receive_message`), else the
+    SDK's `recv_bytes`: `events` parses str or bytes alike, so `recv_bytes` would only add a copy."""
     read = getattr(getattr(rt, "_connection", None), "receive_message", None)
-    return read if callable(read) else None
+    return read if callable(read) else rt.recv_bytes
+
+
+async def _not_open() -> str | bytes:
+    raise RealtimeLinkClosed("not open")
 
 
 def _append_frame(payload: str) -> str:

@@ -89,8 +89,8 @@ class AiohttpRealtimeSocket:
         """The next data message as aiohttp read it: a text frame as str, a binary one as bytes.
 
         For a reader that parses either (orjson does): the SDK's `recv_bytes` wants bytes, which copies
-        every audio delta (kilobytes) and adds two awaits, ~3-5 µs per server event
-        (bench/README.md, "Round six")."""
+        every audio delta (kilobytes) and adds two awaits, ~2 µs per server event (bench/README.md,
+        "Round six")."""
         while True:
             message = await self._ws.receive()
             if message.type is aiohttp.WSMsgType.TEXT or message.type is aiohttp.WSMsgType.BINARY:
