@@ -35,6 +35,14 @@ def vad_trigger_frames(probe: ByteSessionProbe) -> set[int]:
     return {offset // FRAME_BYTES - 1 for offset in probe.vad_triggers if offset >= FRAME_BYTES}
 
 
+def append_completing_frames(probe: ByteSessionProbe) -> set[int]:
+    """Indices of the frames that completed an append (the newest frame in it): the bridge could send that
+    append only once this frame had come, so its delay is the relay's own. A batching bridge holds the
+    older frames of a batch for it on purpose; `inbound_delays` over every frame counts that hold too. For
+    a bridge that sends every frame as it comes, these are all the frames."""
+    return {end // FRAME_BYTES - 1 for end in probe.in_end if end % FRAME_BYTES == 0}
+
+
 def b64_len(text: str) -> int:
     """Decoded length of well-formed base64, without decoding it."""
     return len(text) * 3 // 4 - text[-2:].count("=")

@@ -18,15 +18,16 @@ VAD window, a 1.5 s reply played in full), hang-up; 16 turns make a ~45 s measur
 
 Per target and level: the median (min–max over rounds) of the bridge's CPU s per call-minute (from
 /proc), RSS per call ((peak RSS during the calls − RSS before them) / N; the peak is reset after the
-warm-up call), relay delay p50/p99 both ways (`bench.byte_probe`: inbound Twilio frame sent → the
-fake reading the append holding it; outbound fake sending an audio delta → the phone receiving it),
-inbound also for the caller's speech frames alone and for the VAD-trigger ones (the frames whose
-arrival made the fake's server VAD fire `speech_started` or `speech_stopped`: how late the caller is
-heard to start or to end a turn),
-frames and bytes lost, failed calls; then the ratios ours/sample and ours/bare. Call set-up is left
-out of the relay figures: frames the phone sent before the bridge's Realtime session connected, and
-audio the fake sent before the phone's stream started (ours opens the session and has the greeting
-generated at webhook time, so its first deltas wait for the stream: set-up, not relay).
+warm-up call), relay delay p50/p99 both ways (`bench.byte_probe`: inbound Twilio frame sent → the fake
+reading the append holding it; outbound fake sending an audio delta → the phone receiving it), inbound
+also per append (its newest frame only: the relay's own delay, without the time a batching bridge holds
+a batch's older frames on purpose), for the caller's speech frames alone and for the VAD-trigger ones
+(the frames whose arrival made the fake's server VAD fire `speech_started` or `speech_stopped`: how late
+the caller is heard to start or to end a turn), frames and bytes lost, failed calls; then the ratios
+ours/sample and ours/bare. Call set-up is left out of the relay figures: frames the phone sent before
+the bridge's Realtime session connected, and audio the fake sent before the phone's stream started (ours
+opens the session and has the greeting generated at webhook time, so its first deltas wait for the
+stream: set-up, not relay).
 
 The fake answers every handshake and starts every response at once by default, and the phone opens its
 stream as soon as it has the TwiML, which keeps the relay figures about the relay. The greeting then
@@ -63,7 +64,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import bridge_load as bl
-from bench.byte_probe import ByteRelayProbe, inbound_delays, outbound_delays, vad_trigger_frames
+from bench.byte_probe import (
+    ByteRelayProbe,
+    append_completing_frames,
+    inbound_delays,
+    outbound_delays,
+    vad_trigger_frames,
+)
 from devtools.ferretdb import LocalMongo, free_port
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import FakeSession, Script
@@ -164,6 +171,7 @@ class Run:
     cpu_per_call_min: float
     rss_per_call_kib: float
     inbound_ms: list[float]
+    append_ms: list[float]  # inbound relay of each append's newest frame (`append_completing_frames`)
     speech_ms: list[float]  # inbound relay of the caller's speech frames only
     turn_ms: list[float]  # inbound relay of the frames that made the server VAD act (`vad_trigger_frames`)
     outbound_ms: list[float]
@@ -266,6 +274,7 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
 
     by_call = {p.call: p for p in probe.sessions if p.call is not None}
     inbound: list[float] = []
+    per_append: list[float] = []
     speech: list[float] = []
     turn: list[float] = []
     outbound: list[float] = []
@@ -289,6 +298,7 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
             delays, skipped = inbound_delays(result.sent, session_probe)
             inbound += delays
             setup += skipped
+            per_append += inbound_delays(result.sent, session_probe, append_completing_frames(session_probe))[0]
             speech += inbound_delays(result.sent, session_probe, speech_frames(call))[0]
             turn += inbound_delays(result.sent, session_probe, vad_trigger_frames(session_probe))[0]
             if call.first_media_at is not None and call.t0 is not None:
@@ -304,6 +314,7 @@ async def run_once(target: str, n: int, args: argparse.Namespace, workdir: Path,
         cpu_per_call_min=(cpu1 - cpu0) / max(call_minutes, 1e-9),
         rss_per_call_kib=(peak - rss0) / n,
         inbound_ms=inbound,
+        append_ms=per_append,
         speech_ms=speech,
         turn_ms=turn,
         outbound_ms=outbound,
@@ -331,6 +342,8 @@ METRICS: list[tuple[str, Callable[[Run], float], str]] = [
     ("RSS per call KiB", lambda r: r.rss_per_call_kib, "{:.0f}"),
     ("inbound relay p50 ms", lambda r: bl.percentile(r.inbound_ms, 50), "{:.1f}"),
     ("inbound relay p99 ms", lambda r: bl.percentile(r.inbound_ms, 99), "{:.1f}"),
+    ("inbound per-append relay p50 ms", lambda r: bl.percentile(r.append_ms, 50), "{:.1f}"),
+    ("inbound per-append relay p99 ms", lambda r: bl.percentile(r.append_ms, 99), "{:.1f}"),
     ("inbound speech relay p50 ms", lambda r: bl.percentile(r.speech_ms, 50), "{:.1f}"),
     ("inbound speech relay p99 ms", lambda r: bl.percentile(r.speech_ms, 99), "{:.1f}"),
     ("inbound VAD-trigger relay p50 ms", lambda r: bl.percentile(r.turn_ms, 50), "{:.1f}"),
