@@ -20,8 +20,8 @@ reading the `input_audio_buffer.append` holding its last byte (both stamped with
 frames are matched by audio byte offset, `bench.byte_probe`, checked on each call's first speech frame).
 
 Measurement hygiene (through the fakes' public hooks; their defaults are what the tests use):
-- with 2+ cores the app is pinned to CPU 0 and this process to the others; FerretDB runs at
-  SCHED_IDLE (it only takes the app's background call-record writes);
+- with 2+ cores the app is pinned to CPU 0 and this process to the others; FerretDB runs on those
+  others too, at SCHED_IDLE (a deployment's database is on other machines);
 - the fake server gets a memoised `tone()` and, for its VAD, a table version of `frame_energy()`
   (identical results, checked at start); appends are validated strictly for the first 50 per
   session, then every 25th (every other client event always);
@@ -142,6 +142,17 @@ def idle_priority(pid: int) -> None:
         for tid in os.listdir(f"/proc/{pid}/task"):
             with contextlib.suppress(OSError):
                 os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
+
+
+def off_app_cpu(pid: int) -> None:
+    """Every thread of a process onto the cores the app is not pinned to (threads it starts later inherit
+    it). At idle priority a process still runs on the app's core whenever the app waits, and each of the
+    app's wake-ups then preempts it onto a cache it left cold."""
+    cores = set(range(os.cpu_count() or 1)) - {APP_CPU}
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(int(tid), cores)
 
 
 def machine_busy_s() -> float:
@@ -726,7 +737,7 @@ def report(levels: list[Level], args: argparse.Namespace, elapsed_s: float) -> s
         f"- Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPU cores, Python "
         f"{platform.python_version()}, {platform.system()} {platform.machine()}; app on uvloop, benchmark on asyncio; "
         + (
-            f"app pinned to CPU {APP_CPU}, benchmark to the other core(s), FerretDB at idle priority"
+            f"app pinned to CPU {APP_CPU}, benchmark and FerretDB (at idle priority) to the other core(s)"
             if args.pin
             else "no CPU pinning"
         )
@@ -869,11 +880,12 @@ async def amain(args: argparse.Namespace) -> int:
     gc.freeze()  # the benchmark's own start-up objects: keeps its full collections short
     with workspace() as workdir, LocalMongo() as mongo:
         if args.pin:
-            # FerretDB only serves the app's background call-record writes (in production the database is
-            # on other machines): it gets idle CPU time only, on any core. The app gets a core of its own
-            # (its one event loop cannot use more); this process and its threads get the rest.
+            # FerretDB only serves the app's database calls (in production the database is on other
+            # machines): it gets idle CPU time only, and not on the app's core. The app gets a core of its
+            # own (its one event loop cannot use more); this process and its threads get the rest.
             if mongo.process is not None:
                 idle_priority(mongo.process.pid)
+                off_app_cpu(mongo.process.pid)
             os.sched_setaffinity(0, set(range(os.cpu_count() or 1)) - {APP_CPU})
         for n in levels_wanted:
             print(f"--- {n} concurrent calls", flush=True)

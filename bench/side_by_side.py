@@ -382,7 +382,11 @@ def report(runs: list[Run], args: argparse.Namespace, notes: list[str], elapsed_
         f"- Command: `{command_line(args)}` (whole run {elapsed_s / 60:.1f} min)",
         f"- Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPU cores, Python "
         f"{platform.python_version()}, {platform.system()} {platform.machine()}; "
-        + (f"bridge pinned to CPU {bl.APP_CPU}, this process to the rest" if args.pin else "no CPU pinning")
+        + (
+            f"bridge pinned to CPU {bl.APP_CPU}, this process and FerretDB (at idle priority) to the rest"
+            if args.pin
+            else "no CPU pinning"
+        )
         + f"; ours at {bl.git_revision()}",
         *notes,
         f"- Per call: greeting {bl.GREETING_MS} ms, {args.turns} turns of {bl.SPEECH_MS} ms speech + {bl.REPLY_MS} ms "
@@ -480,8 +484,9 @@ async def amain(args: argparse.Namespace) -> int:
     runs: list[Run] = []
     with bl.workspace() as workdir, LocalMongo() as mongo:
         if args.pin:
-            if mongo.process is not None:
+            if mongo.process is not None:  # as bench.bridge_load: idle priority, off the bridge's core
                 bl.idle_priority(mongo.process.pid)
+                bl.off_app_cpu(mongo.process.pid)
             os.sched_setaffinity(0, set(range(os.cpu_count() or 1)) - {bl.APP_CPU})
         for round_ in range(args.rounds):
             for n in levels:
