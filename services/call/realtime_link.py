@@ -120,7 +120,8 @@ class RealtimeLink:
                 await rt.send_raw(_append_frame(payload))
         if old is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(old.close(), timeout=2)
+                async with asyncio.timeout(2):  # not wait_for, which can lose a cancellation (Python 3.11)
+                    await old.close()
 
     def _connection(self) -> AsyncRealtimeConnection:
         if self._rt is None:

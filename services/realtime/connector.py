@@ -42,8 +42,10 @@ class RealtimeConnector:
 
     async def open(self) -> AsyncRealtimeConnection:
         """Connect within the configured timeout; raises on failure (the caller plays the apology)."""
-        connecting = self._transport.connect(self._settings.openai_realtime_model)
-        return await asyncio.wait_for(connecting, timeout=self._settings.openai_connect_timeout_s)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that arrives as the
+        # connect completes, and the call's task would then go on (e.g. a rotation after hang-up).
+        async with asyncio.timeout(self._settings.openai_connect_timeout_s):
+            return await self._transport.connect(self._settings.openai_realtime_model)
 
     async def open_configured(self) -> AsyncRealtimeConnection:
         """A connection with our session configuration applied (the one place it is built)."""
