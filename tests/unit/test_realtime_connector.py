@@ -22,12 +22,6 @@ TOOLS = build_tool_registry().session_tools()
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeRealtimeServer]:
-    async with FakeRealtimeServer() as server:
-        yield server
-
-
-@pytest.fixture
 async def connector(fake: FakeRealtimeServer) -> AsyncIterator[RealtimeConnector]:
     connector = RealtimeConnector(make_settings(openai_websocket_base_url=fake.url), DEFAULT_AGENT_CONFIG, TOOLS)
     yield connector

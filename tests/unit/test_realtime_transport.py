@@ -18,12 +18,6 @@ from tests.fakes.realtime_server import FakeRealtimeServer, FakeSession
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeRealtimeServer]:
-    async with FakeRealtimeServer() as server:
-        yield server
-
-
-@pytest.fixture
 async def transport(fake: FakeRealtimeServer) -> AsyncIterator[RealtimeTransport]:
     client = AsyncOpenAI(api_key="sk-test-transport", websocket_base_url=fake.url)
     transport = RealtimeTransport(client, fake.url, max_message_bytes=1 << 20)
