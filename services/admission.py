@@ -8,7 +8,8 @@ streams arrive. Past the limit the webhook is answered with a polite Hinglish `<
 whose webhook was answered elsewhere (another node) takes a free slot or is refused the same way.
 
 Repeat callers: one number may place `REPEAT_CALL_LIMIT` calls per `REPEAT_CALL_WINDOW_S` (toll abuse;
-inbound calls only), counted in MongoDB (`services.store.call_counters`) so the limit holds across nodes.
+inbound calls only), counted in MongoDB (`services.store.call_counters`) so the limit holds across nodes,
+and once per call: a webhook retried (concurrently, or on another node) is not a second call.
 When the database cannot count within a second, the call is let in (a support line should not go dark
 with its database).
 
@@ -175,7 +176,7 @@ class CallAdmission:
         if call_sid in self._reserved:  # Twilio retried a webhook we answered: same slot, counted once
             self._reserved[call_sid] = self._clock() + self._reservation_s
             return None
-        if inbound and caller and not await self._repeat_allowed(caller):
+        if inbound and caller and not await self._repeat_allowed(caller, call_sid):
             return self._refuse("repeat_caller", call_sid, caller)
         if self.closing:
             return self._refuse("shutting_down", call_sid, caller)
@@ -220,8 +221,8 @@ class CallAdmission:
             await asyncio.sleep(min(DRAIN_POLL_S, max(0.0, deadline - loop.time())))
         return True
 
-    async def _repeat_allowed(self, caller: str) -> bool:
-        counted = self._counters.take(repeat_key(caller), self._repeat_limit, self._repeat_window)
+    async def _repeat_allowed(self, caller: str, call_sid: str) -> bool:
+        counted = self._counters.take(repeat_key(caller), self._repeat_limit, self._repeat_window, call_id=call_sid)
         try:
             return await asyncio.wait_for(counted, COUNTER_TIMEOUT_S)
         except (PyMongoError, TimeoutError) as error:  # cannot count: let the call in

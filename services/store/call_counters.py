@@ -7,6 +7,10 @@ exactly one gets it, and no call ever gets a slot past `limit`. A refused call t
 has fresh `_id`s, so nothing is ever reset or updated in place. (A burst across a window boundary may get
 up to twice `limit` calls in `window` seconds: the price of windows every node computes alike.)
 
+A slot names the call that took it (`call_id`), so one call is counted once however often its webhook
+comes: a carrier retrying it (before our first answer reached it, or to another node behind the load
+balancer) finds its own slot and is let in on it, rather than taking a second one or being refused.
+
 Why inserts and not one `$inc` counter: FerretDB 1.24 (the local database) applies `$inc` as an
 unisolated read-modify-write — 12 concurrent `$inc` of one document left it at 1 to 4 (measured) — while
 its unique `_id` holds under any concurrency (the pattern of `stream_claims`). FerretDB has neither
@@ -28,18 +32,24 @@ from services.store.base import IndexedCollection
 class CallCounterRepository(IndexedCollection):
     indexes = (IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at_ttl"),)
 
-    async def take(self, key: str, limit: int, window: timedelta, now: datetime | None = None) -> bool:
+    async def take(
+        self, key: str, limit: int, window: timedelta, now: datetime | None = None, *, call_id: str | None = None
+    ) -> bool:
         """Count one call for `key` in the current window: False (and nothing counted) when its `limit`
-        calls are already there. Raises PyMongoError."""
+        calls are already there. With `call_id`, a call that already holds a slot in the window is let in
+        on that slot, not counted again. Raises PyMongoError."""
         now = now or utc_now()
         start, index = _window(now, window)
         for n in range(1, limit + 1):
-            slot = {"_id": f"{key}|{index}|{n}", "key": key, "at": now, "expires_at": start + 2 * window}
+            slot_id = f"{key}|{index}|{n}"
+            slot = {"_id": slot_id, "key": key, "call_id": call_id, "at": now, "expires_at": start + 2 * window}
             try:
                 await self.collection.insert_one(slot)
                 return True
             except DuplicateKeyError:
-                continue  # taken by an earlier call (on any node): the next one
+                # Taken by an earlier call (on any node), or by this one: its webhook came before.
+                if call_id is not None and await self.collection.find_one({"_id": slot_id, "call_id": call_id}):
+                    return True
         return False
 
     async def count(self, key: str, limit: int, window: timedelta, now: datetime | None = None) -> int:

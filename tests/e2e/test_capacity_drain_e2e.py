@@ -209,6 +209,31 @@ async def test_a_caller_over_the_repeat_limit_is_answered_politely(mongo_uri: st
             assert await counters.count(key, 5, window) == 5
 
 
+async def test_a_retried_webhook_is_the_same_call_not_a_repeat_one(mongo_uri: str, database_name: str) -> None:
+    """Twilio retries a voice webhook it got no answer to in time; behind a load balancer the retry may
+    reach another node. However often (and however concurrently) one CallSid rings, it is one call."""
+    async with live_stack(mongo_uri, database_name, repeat_call_limit=2, repeat_call_window_s=86_400) as stack:
+        call_sid = new_call_sid()
+        replies = await asyncio.gather(*(ring(stack, DEMO_CALLER, call_sid) for _ in range(4)))
+        for reply in replies:
+            assert reply.status_code == 200 and "<Stream" in reply.text, reply.text
+        counters, window = stack.services.db.call_counters, timedelta(days=1)
+        key = repeat_key(DEMO_CALLER)
+        assert await counters.count(key, 2, window) == 1
+        # The retry that reaches another node: the count is the database's, keyed by the call.
+        assert await counters.take(key, 2, window, call_id=call_sid)
+        assert await counters.count(key, 2, window) == 1
+
+        await stack.sim.place_call(from_=DEMO_CALLER)  # the caller's second call: counted, let in
+        assert await counters.count(key, 2, window) == 2
+        said = busy_reply(await ring(stack, DEMO_CALLER))  # a third one is over the limit
+        assert "Dhanyavaad" in said
+        # ... while the first call's webhook, retried once more, is still that call's.
+        again = await ring(stack, DEMO_CALLER, call_sid)
+        assert again.status_code == 200 and "<Stream" in again.text, again.text
+        assert await counters.count(key, 2, window) == 2
+
+
 # ----------------------------------------------------------------------------- SIGTERM
 
 
