@@ -3,8 +3,9 @@
 It claims the session pre-opened at webhook time (or opens one), and offers the call two kinds of
 send: `append_audio` on the hot path (frames coalesced into fewer appends, `inbound_audio`; each
 pre-serialised JSON written straight on the socket under the SDK's connection: ~4 µs against ~240 µs
-for the typed `send()`), and typed control events for the rare rest. Reading yields each server event's
-type and its dict; a typed model is built only for events someone handles.
+for the typed `send()`), and control events, validated by the SDK's models, for the rare rest.
+Reading yields each server event's type and its dict; a typed model is built only for events someone
+handles.
 
 The physical socket can change under the call: `reopen` moves the conversation to a new session
 (after a drop, or before the session cap), replaying it as items. While the link is down or moving,
@@ -27,6 +28,7 @@ import orjson
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 
 from services.call.inbound_audio import InboundCoalescer
+from services.realtime.client_events import client_event_text
 from services.realtime.connector import RealtimeConnector
 from services.realtime.preopen import PreopenedRealtime
 
@@ -103,10 +105,10 @@ class RealtimeLink:
         rt = await self._connector.open_configured()
         try:
             for event in history:
-                await rt.send(event)  # type: ignore[arg-type]
+                await rt.send_raw(client_event_text(event))
             if resume_note is not None:
-                await rt.send(_system_note(resume_note))  # type: ignore[arg-type]
-                await rt.response.create()
+                await rt.send_raw(client_event_text(_system_note(resume_note)))
+                await rt.send_raw(client_event_text({"type": "response.create"}))
         except BaseException:
             with contextlib.suppress(Exception):
                 await rt.close()
@@ -189,13 +191,14 @@ class RealtimeLink:
                     self._backlog.appendleft(payload)
 
     async def send(self, event: dict[str, Any]) -> None:
-        """A control event through the SDK (validated and transformed)."""
+        """A control event, validated by the SDK's models (`client_event_text`)."""
         if self._down:
             raise RealtimeLinkClosed("reconnecting")
+        text = client_event_text(event)  # before the lock: a malformed event is our bug, raised as it is
         rt = self._connection()
         async with self._lock:
             try:
-                await rt.send(event)  # type: ignore[arg-type]
+                await rt.send_raw(text)
             except Exception as error:
                 raise RealtimeLinkClosed(repr(error)) from error
 

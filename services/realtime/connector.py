@@ -1,10 +1,11 @@
 """Opening OpenAI Realtime (GA) connections with the openai SDK, and starting a conversation on one.
 
-The SDK's `AsyncRealtimeConnection` does what it is good at here — typed `session.update` (its
-`SessionUpdateEvent` model, built once per process) and `response.create`, its auth headers — on an
-aiohttp socket (`services.realtime.transport`: why). The per-frame audio path
-(`services.call.realtime_link`) uses the raw send and read of the socket under the same connection
-instead, because the typed helpers cost ~60x more per frame.
+The SDK's `AsyncRealtimeConnection` does what it is good at here — its models of the events we send
+(`session.update` by its `SessionUpdateEvent`, built once per process; `response.create` and the rest by
+`services.realtime.client_events`), its auth headers — on an aiohttp socket
+(`services.realtime.transport`: why). The per-frame audio path (`services.call.realtime_link`) uses the
+raw send and read of the socket under the same connection instead, because the typed helpers cost ~60x
+more per frame.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from openai.types.realtime import SessionUpdateEvent
 
 from config.agent_config import AgentConfig
 from config.settings import Settings
+from services.realtime.client_events import client_event_text
 from services.realtime.session_config import build_session_config
 from services.realtime.transport import RealtimeTransport
 
@@ -74,7 +76,7 @@ class RealtimeConnector:
         """
         rt = await self.open_configured()
         try:
-            await rt.response.create(response={"instructions": greeting})
+            await rt.send_raw(client_event_text({"type": "response.create", "response": {"instructions": greeting}}))
         except BaseException:
             await rt.close()
             raise

@@ -101,9 +101,12 @@ async def test_resetting_a_user_clears_its_lock(db: Database) -> None:
     assert result.ok and result.user is not None and result.user.role == "admin"
 
 
-def run_create_user(mongo_uri: str, database: str, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+async def run_create_user(mongo_uri: str, database: str, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    """`python app.py create-user ...`, in a thread: the test's event loop (and its Mongo client's monitor)
+    keeps running meanwhile."""
     env = app_env(dict(os.environ), MONGODB_URI=mongo_uri, MONGODB_DATABASE=database)
-    return subprocess.run(
+    return await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "app.py", "create-user", *args],
         input=stdin,
         capture_output=True,
@@ -117,15 +120,15 @@ def run_create_user(mongo_uri: str, database: str, *args: str, stdin: str) -> su
 
 async def test_create_user_command_reads_the_password_from_stdin(mongo_uri: str, db: Database) -> None:
     name = db.raw.name
-    created = run_create_user(mongo_uri, name, "priya", "--role", "admin", stdin="first-admin-pw\n")
+    created = await run_create_user(mongo_uri, name, "priya", "--role", "admin", stdin="first-admin-pw\n")
     assert created.returncode == 0, created.stderr
     assert created.stdout.strip() == "created admin priya"
     result = await accounts_of(db).login("priya", "first-admin-pw")
     assert result.ok and result.user is not None and result.user.role == "admin"
-    short = run_create_user(mongo_uri, name, "ravi", "--role", "staff", stdin="short\n")
+    short = await run_create_user(mongo_uri, name, "ravi", "--role", "staff", stdin="short\n")
     assert short.returncode == 2 and "at least 10 characters" in short.stderr
     assert await db.console_users.get("ravi") is None
-    bad_role = run_create_user(mongo_uri, name, "ravi", "--role", "boss", stdin="long-enough-pw\n")
+    bad_role = await run_create_user(mongo_uri, name, "ravi", "--role", "boss", stdin="long-enough-pw\n")
     assert bad_role.returncode == 2 and "invalid choice" in bad_role.stderr
 
 
