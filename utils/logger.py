@@ -78,13 +78,14 @@ def configure_logging(*, json_output: bool, level: str = "INFO", stream: TextIO 
         else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
     # Exceptions become text before the privacy processor, so a secret inside a traceback is blanked too.
+    # The fields added after the privacy processor (level, logger name, time) are ours: nothing to scrub.
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        structlog.processors.format_exc_info,
+        privacy_processor,
         structlog.processors.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        privacy_processor,
     ]
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,  # stdlib records (uvicorn, httpx, ...): the same chain as ours

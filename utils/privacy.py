@@ -11,6 +11,7 @@ included).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -126,8 +127,11 @@ def mask_phones_in_text(text: str) -> str:
 
 def is_secret_key(key: object) -> bool:
     """A log field or mapping key whose value is a secret ("auth_token", "X-Twilio-Signature", "otp")."""
-    if not isinstance(key, str):
-        return False
+    return isinstance(key, str) and _is_secret_name(key)
+
+
+@functools.lru_cache(maxsize=1024)  # log field names are a small, fixed set: each is judged once
+def _is_secret_name(key: str) -> bool:
     lowered = key.lower()
     return lowered in SECRET_KEYS or any(marker in lowered for marker in SECRET_KEY_MARKERS)
 
@@ -169,9 +173,24 @@ def scrub_secrets_in_text(text: str) -> str:
     return _BEARER_IN_TEXT.sub(lambda match: f"{match['scheme']} {REDACTED}", text)
 
 
+# Short strings already scrubbed and found to hold neither a secret nor a phone number: event names,
+# reasons, call sids, which every call logs again and again. Only clean strings are kept (nothing to hide
+# is held on to), and the set starts over when full.
+_CLEAN_TEXTS: set[str] = set()
+_CLEAN_KEPT = 4096
+_CLEAN_MAX_CHARS = 128
+
+
 def scrub_text(text: str) -> str:
     """Secrets blanked and phone numbers masked in one string (what every logged string goes through)."""
-    return mask_phones_in_text(scrub_secrets_in_text(text))
+    if text in _CLEAN_TEXTS:
+        return text
+    scrubbed = mask_phones_in_text(scrub_secrets_in_text(text))
+    if scrubbed == text and len(text) <= _CLEAN_MAX_CHARS:
+        if len(_CLEAN_TEXTS) >= _CLEAN_KEPT:
+            _CLEAN_TEXTS.clear()
+        _CLEAN_TEXTS.add(text)
+    return scrubbed
 
 
 def redact(value: Any) -> Any:

@@ -291,6 +291,22 @@ def test_urls_mask_encoded_phone_numbers_and_keep_the_rest() -> None:
     assert scrub_text("GET /call/CA0123456789abcdef0123456789abcdef") == "GET /call/CA0123456789abcdef0123456789abcdef"
 
 
+def test_strings_found_clean_are_remembered_and_nothing_to_hide_is() -> None:
+    from utils import privacy
+
+    privacy._CLEAN_TEXTS.clear()
+    for _ in range(3):  # the second and third time the string is a known clean one: still itself
+        assert scrub_text("stream_claim_local_only") == "stream_claim_local_only"
+        assert scrub_text("call me on +91 98123 45678") == "call me on +91 ***** *5678"
+        assert scrub_text("token=abc123") == f"token={REDACTED}"
+    assert "stream_claim_local_only" in privacy._CLEAN_TEXTS
+    assert privacy._CLEAN_TEXTS.isdisjoint({"call me on +91 98123 45678", "token=abc123"})  # never kept
+    assert scrub_text("x" * 129) == "x" * 129 and "x" * 129 not in privacy._CLEAN_TEXTS  # long: not kept
+    for n in range(privacy._CLEAN_KEPT + 10):  # bounded: a full set starts over
+        scrub_text(f"event_{n}")
+    assert len(privacy._CLEAN_TEXTS) <= privacy._CLEAN_KEPT
+
+
 def test_secret_field_names() -> None:
     for key in ("otp", "OTP", "auth_token", "X-Twilio-Signature", "passcode", "Set-Cookie", "one_time_code"):
         assert is_secret_key(key), key
