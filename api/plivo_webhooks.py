@@ -70,13 +70,15 @@ async def answer(request: Request, services: ServicesDep) -> Response:
     call_uuid = form.get("CallUUID", "")
     if not CALL_UUID.fullmatch(call_uuid):
         raise HTTPException(status_code=400, detail="CallUUID missing or malformed")
-    if await services.stream_gate.already_started(call_uuid):
-        metrics.STREAMS_REJECTED.labels(reason="webhook_after_stream").inc()
-        raise HTTPException(status_code=409, detail="This call's stream has already started")
     outbound = form.get("Direction", "") == "outbound"
     customer = e164(form.get("To", "") if outbound else form.get("From", ""))
     ours = e164(form.get("From", "") if outbound else form.get("To", ""))
-    refusal = await services.admission.admit_call(call_uuid, customer, inbound=not outbound)
+    refusal = await services.admission.admit_webhook(
+        call_uuid, customer, inbound=not outbound, stream_started=services.stream_gate.already_started(call_uuid)
+    )
+    if refusal == "stream_started":
+        metrics.STREAMS_REJECTED.labels(reason="webhook_after_stream").inc()
+        raise HTTPException(status_code=409, detail="This call's stream has already started")
     if refusal is not None:  # no stream, no Realtime session
         return Response(content=hangup_xml("busy"), media_type=PLIVO_XML_MEDIA_TYPE)
     parameters = stream_parameters(call_uuid, customer, ours, "outbound" if outbound else "inbound", CARRIER)

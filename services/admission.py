@@ -185,6 +185,19 @@ class CallAdmission:
         self._reserved[call_sid] = self._clock() + self._reservation_s
         return None
 
+    async def admit_webhook(
+        self, call_sid: str, caller: str, *, inbound: bool, stream_started: Awaitable[bool]
+    ) -> Refusal | Literal["stream_started"] | None:
+        """`admit_call`, side by side with the check that the call's stream has not started already (a
+        late or replayed webhook): two database round trips at once rather than one after the other, as
+        in a burst of call starts each is a wait in the database's queue before the caller hears a thing.
+        Counting a replay is harmless (a call is counted once), and the slot it took is given back."""
+        started, refusal = await asyncio.gather(stream_started, self.admit_call(call_sid, caller, inbound=inbound))
+        if started:
+            self._reserved.pop(call_sid, None)
+            return "stream_started"
+        return refusal
+
     def admit_stream(self, call_sid: str) -> bool:
         """At stream start, synchronously (the caller adds the call to `LiveCalls` before awaiting anything):
         the call's reserved slot, or a free one for a stream whose webhook another node answered."""

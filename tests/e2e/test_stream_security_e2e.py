@@ -81,6 +81,7 @@ async def test_a_replayed_or_second_stream_is_refused_before_any_realtime_sessio
     # Twilio's answer webhook for a call whose stream has started is refused (a late or forged one).
     params = stack.sim.voice_webhook_params(call.call_sid, from_=DEMO_CALLER, to="+918000000000")
     assert (await stack.sim.post_webhook("/incoming-call", params)).status_code == 409
+    assert stack.services.admission.in_use() == 1, "the replay holds no slot: only the live call does"
     await call.hangup()
     record = await wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
     assert record["caller_attestation"] == "TN-Validation-Passed-A", "STIR/SHAKEN attestation is kept"
