@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import base64
 import dataclasses
+import io
 import json
 import os
 import platform
@@ -45,12 +46,14 @@ from models.twilio_stream import twilio_message_adapter
 from services.call.playback import PlaybackLedger, mulaw_b64_duration_ms
 from services.call.session import CallSession
 from services.container import AppServices, build_services
+from services.realtime.client_events import client_event_text
 from services.realtime.connector import RealtimeConnector
 from services.realtime.session_config import build_session_config, greeting_instructions
 from services.telephony.events import AudioIn
 from services.telephony.twilio_stream import TwilioCodec, TwilioMediaStream, read_start
 from tests.fakes.mulaw import tone
 from tests.stack import make_settings
+from utils.logger import configure_logging, get_logger
 
 try:
     import uvloop
@@ -64,7 +67,7 @@ TRANSCRIPTS_PER_S = 10  # response.output_audio_transcript.delta while the assis
 STREAM_SID = "MZ" + "a1b2c3d4" * 4
 CALL_SID = "CA" + "0123456789abcdef" * 2
 PUMP_TIMEOUT_S = 60.0  # per batch of frames fed to a running pump
-GROUPS = ("append", "delta in", "chunk out", "frame in", "session", "pumps", "websocket", "per call")
+GROUPS = ("append", "delta in", "chunk out", "frame in", "session", "pumps", "websocket", "control", "log", "per call")
 
 
 # ----------------------------------------------------------------------------------------- sample data
@@ -612,6 +615,27 @@ async def measure(number: int, repeat: int, groups: set[str] | None = None) -> l
     session_config = build_session_config(settings, agent, bench.services.tools.session_tools())
     greeting = greeting_instructions(agent, "inbound", None)
 
+    # 9. A control event (the greeting's response.create; a few dozen per call: notes, truncations, tool
+    # outputs, the summary request), and one log line, both written on the event loop.
+    greeting_event = {"type": "response.create", "response": {"instructions": greeting}}
+
+    async def sdk_control_send() -> None:
+        await conn.send(cast(Any, greeting_event))  # the SDK's typed send (async_maybe_transform)
+
+    async def our_control_send() -> None:
+        await conn.send_raw(client_event_text(greeting_event))
+
+    await add(
+        "control",
+        "greeting response.create: SDK typed send (async_maybe_transform + json.dumps), socket stubbed",
+        lambda: time_async(sdk_control_send, max(number // 20, 200), repeat),
+    )
+    await add(
+        "control",
+        "ours: client_event_text (the SDK's RealtimeClientEvent models) + send_raw, socket stubbed",
+        lambda: time_async(our_control_send, max(number // 4, 500), repeat),
+    )
+
     async def call_setup() -> None:
         await bench.connector.open_conversation(greeting)
 
@@ -621,6 +645,23 @@ async def measure(number: int, repeat: int, groups: set[str] | None = None) -> l
         "response.create",
         lambda: time_async(call_setup, max(number // 200, 20), repeat),
     )
+    # Last: from here on the app's loggers write (at INFO) to a buffer, as `app.serve` configures them.
+    log_lines = io.StringIO()
+    configure_logging(json_output=True, level="INFO", stream=log_lines)
+    call_log = get_logger("bench").bind(call_sid="CA" + "0" * 32)
+
+    def info_line() -> None:
+        call_log.info("incoming_call", caller="+919876543210")
+
+    def warning_line() -> None:
+        call_log.warning("stream_claim_local_only", error="TimeoutError")
+
+    await add(
+        "log",
+        "one INFO line with a phone number (structlog, privacy processor, JSON, queued to the writer thread)",
+        lambda: time_sync(info_line, number // 4, repeat),
+    )
+    await add("log", "one WARNING line (event + an error name)", lambda: time_sync(warning_line, number // 4, repeat))
     await bench.aclose()
     return rows
 
