@@ -103,6 +103,11 @@ async def test_exotel_bad_requests_are_refused_clearly(mongo_uri: str, database_
         call = await sim.place_call()
         await call.connect_stream()
         await wait_for_greeting(call)
+        # The dynamic URL asked again for a call whose stream is live: refused, and it holds no slot.
+        slots = stack.live.services.admission.in_use()
+        again = await sim.get("/exotel/voicebot", sim.applet_params(call.call_sid, DEMO_CALLER, "+918045678900"))
+        assert again.status_code == 409
+        assert stack.live.services.admission.in_use() == slots
         half_sample = base64.b64encode(b"\x00").decode()
         await call.send_raw('{"event": "media", "media": {"payload": "' + half_sample + '"}}')
         await call.send_raw('{"event": "media", "media": {"payload": "%%%"}}')
