@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the process services, Twilio signature checks, the admin bearer token."""
+"""FastAPI dependencies: the process services, Twilio signature checks, the admin bearer token, and the
+admission every carrier's answer webhook goes through."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import Depends, HTTPException, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services import metrics
+from services.admission import Refusal
 from services.container import AppServices
 from utils.logger import get_logger
 
@@ -27,6 +29,21 @@ def get_services_ws(websocket: WebSocket) -> AppServices:
 
 
 ServicesDep = Annotated[AppServices, Depends(get_services)]
+
+
+async def admit_answer(services: AppServices, call_sid: str, customer: str, *, inbound: bool) -> Refusal | None:
+    """An answer webhook's admission (`CallAdmission.admit_webhook`), the same for every carrier: None, or
+    why the call is turned away; a call whose stream has already started (a late or replayed webhook) is
+    refused here with 409."""
+    refusal = await services.admission.admit_webhook(
+        call_sid, customer, inbound=inbound, stream_started=services.stream_gate.already_started(call_sid)
+    )
+    if refusal == "stream_started":
+        # Carriers retry a webhook only before it is answered; a late one for a live call is a replay.
+        metrics.STREAMS_REJECTED.labels(reason="webhook_after_stream").inc()
+        log.warning("incoming_call_rejected", call_sid=call_sid, reason="stream_already_started")
+        raise HTTPException(status_code=409, detail="This call's stream has already started")
+    return refusal
 
 
 MAX_FORM_FIELDS = 200  # Twilio's webhooks carry a few dozen

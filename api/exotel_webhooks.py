@@ -18,7 +18,7 @@ from pymongo.errors import PyMongoError
 from starlette.datastructures import Headers
 
 from api.carrier_streams import call_info, claim, from_query, run_call, stream_parameters, url_fields
-from api.deps import ServicesDep, get_services_ws
+from api.deps import ServicesDep, admit_answer, get_services_ws
 from config.settings import Settings
 from services import metrics
 from services.container import AppServices
@@ -79,13 +79,7 @@ async def voicebot_url(request: Request, services: ServicesDep) -> dict[str, str
         _number(query.get("CallTo") or query.get("To", "")),
     )
     customer = called if outbound else caller
-    refusal = await services.admission.admit_webhook(
-        call_sid, customer, inbound=not outbound, stream_started=services.stream_gate.already_started(call_sid)
-    )
-    if refusal == "stream_started":  # its stream could not be claimed a second time anyway: say so now
-        metrics.STREAMS_REJECTED.labels(reason="webhook_after_stream").inc()
-        raise HTTPException(status_code=409, detail="This call's stream has already started")
-    if refusal is not None:
+    if await admit_answer(services, call_sid, customer, inbound=not outbound) is not None:
         raise HTTPException(status_code=503, detail="No line free")  # the flow moves on to its next applet
     parameters = stream_parameters(call_sid, caller, called, "outbound" if outbound else "inbound", CARRIER)
     token = services.stream_gate.issue(call_sid, parameters)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
 from pymongo.errors import PyMongoError
 
 from api.carrier_streams import call_info, claim, from_query, run_call, stream_parameters, url_fields
-from api.deps import ServicesDep, get_services_ws, read_form
+from api.deps import ServicesDep, admit_answer, get_services_ws, read_form
 from services import metrics
 from services.carriers import PlivoCarrier
 from services.container import AppServices
@@ -73,12 +73,7 @@ async def answer(request: Request, services: ServicesDep) -> Response:
     outbound = form.get("Direction", "") == "outbound"
     customer = e164(form.get("To", "") if outbound else form.get("From", ""))
     ours = e164(form.get("From", "") if outbound else form.get("To", ""))
-    refusal = await services.admission.admit_webhook(
-        call_uuid, customer, inbound=not outbound, stream_started=services.stream_gate.already_started(call_uuid)
-    )
-    if refusal == "stream_started":
-        metrics.STREAMS_REJECTED.labels(reason="webhook_after_stream").inc()
-        raise HTTPException(status_code=409, detail="This call's stream has already started")
+    refusal = await admit_answer(services, call_uuid, customer, inbound=not outbound)
     if refusal is not None:  # no stream, no Realtime session
         return Response(content=hangup_xml("busy"), media_type=PLIVO_XML_MEDIA_TYPE)
     parameters = stream_parameters(call_uuid, customer, ours, "outbound" if outbound else "inbound", CARRIER)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from pymongo.errors import PyMongoError
 
-from api.deps import ServicesDep, get_services_ws, require_twilio_signature
+from api.deps import ServicesDep, admit_answer, get_services_ws, require_twilio_signature
 from models.call_record import CallRecord
 from models.twilio_stream import StartPayload
 from services import metrics
@@ -47,14 +47,7 @@ async def incoming_call(request: Request, services: ServicesDep) -> Response:
     # The customer is whoever is not us: `To` on a call we placed, `From` on one we received.
     customer = form.get("To", "") if outbound else form.get("From", "")
     our_number = form.get("From", "") if outbound else form.get("To", "")
-    refusal = await services.admission.admit_webhook(
-        call_sid, customer[:64], inbound=not outbound, stream_started=services.stream_gate.already_started(call_sid)
-    )
-    if refusal == "stream_started":
-        # Twilio retries a webhook only before answering; a late one for a live call is a replay.
-        metrics.STREAMS_REJECTED.labels(reason="webhook_after_stream").inc()
-        log.warning("incoming_call_rejected", call_sid=call_sid, reason="stream_already_started")
-        raise HTTPException(status_code=409, detail="This call's stream has already started")
+    refusal = await admit_answer(services, call_sid, customer[:64], inbound=not outbound)
     if refusal is not None:  # over capacity or a repeat caller: polite TwiML, no stream, no Realtime session
         twiml = await services.admission.busy_twiml(call_sid, customer[:64], refusal, inbound=not outbound)
         return Response(content=twiml, media_type=TWIML_MEDIA_TYPE)
