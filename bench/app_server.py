@@ -16,6 +16,8 @@ Instrumentation (none of it changes the app's behaviour):
   then also with the number of gc-tracked objects and the time one `gc.collect()` takes. The probe is
   started from uvicorn's `callback_notify` hook, i.e. in the server's own loop right after start-up.
 - `--cpu N`: pin the process to CPU N before any thread starts (every thread inherits it).
+- `--op-costs PATH`: the thread CPU time a few of the call path's operations take, as they run under
+  load (`bench/op_costs.py`), written to PATH.
 
 Experiments, not the product: `--gc-gen0 N` sets the collector's generation-0 threshold (no effect
 measured: bench/README.md, "Round two"); `--gc-freeze` runs `gc.collect(); gc.freeze()` after the imports and the
@@ -38,6 +40,7 @@ from typing import Any
 from pydantic import ValidationError
 
 import app as app_module
+from bench import op_costs
 from config.settings import Settings, describe_validation_error
 from services import metrics
 from tests.stack import make_settings
@@ -106,6 +109,7 @@ class Instrumentation:
         partial = self.path.with_name(self.path.name + ".tmp")
         partial.write_text(json.dumps(self.stats))
         os.replace(partial, self.path)
+        op_costs.dump_installed()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -128,6 +132,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--stats-file", type=Path, help="record loop lag and full-GC pauses here (see above)")
     parser.add_argument("--cpu", type=int, help="pin the process to this CPU")
+    parser.add_argument("--op-costs", type=Path, help="time the call path's operations, written here (see above)")
     parser.add_argument("--gc-freeze", action="store_true", help="experiment: gc.collect(); gc.freeze() first")
     parser.add_argument("--gc-gen0", type=int, help="experiment: the collector's generation-0 threshold")
     args = parser.parse_args(argv)
@@ -159,6 +164,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"bench.app_server: {describe_validation_error(error)}")
     configure_logging(json_output=settings.environment == "production", level=settings.log_level)  # as main()
     instrumentation = Instrumentation(args.stats_file) if args.stats_file else None
+    if args.op_costs:
+        op_costs.install(args.op_costs)
     if args.gc_freeze:
         gc.collect()
         gc.freeze()

@@ -65,6 +65,7 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
+from bench import op_costs
 from bench.app_server import LAG_PROBE_S
 from devtools.ferretdb import LocalMongo, free_port
 from services.call.session import CallSession
@@ -510,6 +511,7 @@ class Level:
     server_events: Counter[str]
     cold_greeting_ms: float | None
     app_idle_pct: float  # app CPU % with no call (includes the lag probe)
+    op_costs: dict[str, tuple[int, float]] = field(default_factory=dict)  # --op-costs, over the window
 
     @property
     def failed(self) -> list[CallResult]:
@@ -587,6 +589,9 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
     for assignment in args.app_setting:
         options += ["--setting", assignment]
     options += [APP_PATCHES[patch] for patch in filter(None, args.app_patch.split(","))]
+    ops_path = workdir / "op-costs.json"
+    if args.op_costs:
+        options += ["--op-costs", str(ops_path)]
     if args.pin:
         options += ["--cpu", str(APP_CPU)]
     app = AppProcess(options, app_env(), port, workdir)
@@ -616,6 +621,7 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
         await wait_until_async(lambda: app.active_calls(), 10, "warm-up call to end in the app")
         await asyncio.sleep(0.1)  # the app's probe writes its stats when the last call ends
         stats0 = app.stats()
+        ops0 = op_costs.read(ops_path)  # written with the stats: the warm-up call's operations
 
         speeches = [speech_for(i) for i in range(n)]
         probe.speech_frames.update({s[:FRAME_BYTES]: i for i, s in enumerate(speeches)})
@@ -642,6 +648,7 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
             await wait_until_async(lambda: app.active_calls(), 10, "calls to end in the app")
         await asyncio.sleep(0.1)
         stats1 = app.stats()
+        ops1 = op_costs.read(ops_path)
         counters = await app.metrics()
         app_greetings, app_turns = await app_latencies(mongo.uri, database, [r.call_sid for r in results if r.call_sid])
         silence = None
@@ -713,6 +720,12 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
         server_events=events,
         cold_greeting_ms=warm.greeting_ms,
         app_idle_pct=idle_pct,
+        op_costs={
+            op: (count - ops0.get(op, (0, 0.0))[0], seconds - ops0.get(op, (0, 0.0))[1])
+            for op, (count, seconds) in ops1.items()
+        }
+        if args.op_costs
+        else {},
     )
 
 
@@ -836,6 +849,11 @@ def report(levels: list[Level], args: argparse.Namespace, elapsed_s: float) -> s
         + ".",
     ]
     for lv in levels:
+        if lv.op_costs:
+            title = f"Operations inside the app ({lv.calls} calls, `--op-costs`; rows nest, see bench/op_costs.py):"
+            lines += ["", title, ""]
+            lines += op_costs.table(lv.op_costs, lv.app_cpu_s)
+    for lv in levels:
         for r in lv.failed[:5]:
             lines.append(f"- FAILED ({lv.calls} calls) call {r.index}: {r.error}")
         for v in lv.violations[:5]:
@@ -936,6 +954,11 @@ def main() -> None:
         "--stream-port",
         action="store_true",
         help="run the app with STREAM_PORT: its media streams on the aiohttp listener (api/stream_listener.py)",
+    )
+    parser.add_argument(
+        "--op-costs",
+        action="store_true",
+        help="time a few of the call path's operations inside the app as it runs (bench/op_costs.py)",
     )
     parser.add_argument("--level-timeout", type=float, default=150.0, help="hard limit per level, seconds")
     args = parser.parse_args()
