@@ -744,6 +744,8 @@ def report(levels: list[Level], args: argparse.Namespace, elapsed_s: float) -> s
         + (f" --app-patch {args.app_patch}" if args.app_patch else "")
         + "".join(f" --app-setting {a}" for a in args.app_setting)
         + ("" if args.pin else " --no-pin")
+        + (" --stream-port" if args.stream_port else "")
+        + (" --op-costs" if args.op_costs else "")
     )
     lines = [
         f"- Command: `{command}` (whole run {elapsed_s:.0f} s)",
