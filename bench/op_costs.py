@@ -11,10 +11,12 @@ each call takes:
 - `handle: <event>`: that event's handler in `CallSession._control_handlers`;
 - `audio delta`: `CallSession._on_audio_delta`, ledger to media frame written (and its mark);
 - `append write`: `AiohttpRealtimeSocket.send_now`, one append framed, masked and written;
-- `media write`: `TwilioMediaStream.send_audio`, a media frame (and its mark) written.
+- `media write`: `TwilioMediaStream.send_audio`, a media frame (and its mark) written;
+- `carrier frame`: `TapQueue.feed_data`, one parsed carrier frame through the stream port's tap (the
+  caller's audio to `append_audio`, and the append's write when a batch is complete).
 
-The rows nest where the calls do: `audio delta` includes its `media write`, and `handle: response.done`
-includes the mark it writes.
+The rows nest where the calls do: `audio delta` includes its `media write`, `carrier frame` the
+`append write`s, and `handle: response.done` the mark it writes.
 
 An awaited operation that suspends would count the other tasks' work until it resumes. These almost
 never do (a write waits only when the socket is flow-controlled), so read those rows as upper bounds.
@@ -87,6 +89,7 @@ _installed: OpCosts | None = None
 def install(path: Path) -> OpCosts:
     """Wrap the operations listed above (once per process, before the app serves)."""
     global _installed
+    from api.frame_tap import TapQueue
     from services.call import server_events
     from services.call.session import CallSession
     from services.realtime.transport import AiohttpRealtimeSocket
@@ -109,6 +112,7 @@ def install(path: Path) -> OpCosts:
     CallSession._on_audio_delta = costs.timed_async("audio delta", CallSession._on_audio_delta)  # type: ignore[method-assign]
     AiohttpRealtimeSocket.send_now = costs.timed("append write", AiohttpRealtimeSocket.send_now)  # type: ignore[method-assign]
     TwilioMediaStream.send_audio = costs.timed_async("media write", TwilioMediaStream.send_audio)  # type: ignore[method-assign]
+    TapQueue.feed_data = costs.timed("carrier frame", TapQueue.feed_data)  # type: ignore[method-assign]
     return costs
 
 
