@@ -8,7 +8,8 @@ Where the stream's socket allows it (the stream port), caller audio skips the pu
 each frame in the socket's read callback (`MediaStream.deliver_audio`).
 
 What happens after a line is spoken belongs to `speech.ActionSlot` alone; this class only feeds it
-events (response created / done, marks heard, barge-in) and runs an action once it is ready.
+events (response created / done, marks heard, barge-in) and hands an action, once it is ready, to
+`action_runner.ActionRunner`.
 Every way a call ends goes through `close(reason)`, which is idempotent.
 """
 
@@ -21,10 +22,10 @@ from typing import Any, ClassVar
 
 import structlog
 
-from models.call_record import CallPhase, CallRecord, TranscriptLine
-from models.tools import TransferRequested
+from models.call_record import CallPhase, CallRecord
 from services import metrics
 from services.call import server_events as ev
+from services.call.action_runner import ActionRunner
 from services.call.call_tasks import CallTasks
 from services.call.continuity import Continuity, ResumedLeg, note_realtime_error
 from services.call.failure import CallFailure
@@ -34,7 +35,7 @@ from services.call.model_inputs import ModelInputs
 from services.call.playout import Playout
 from services.call.ports import CallDependencies
 from services.call.realtime_link import RealtimeLink, RealtimeLinkClosed
-from services.call.speech import ActionSlot, PendingAction
+from services.call.speech import ActionSlot
 from services.call.summary import CallSummaries, settle
 from services.call.tool_runner import ToolRunner
 from services.call.transcript import Transcript
@@ -47,8 +48,6 @@ from utils.logger import get_logger
 log = get_logger(__name__)
 
 SUMMARY_AT_END_S = 3.0  # the caller has gone: only the record waits
-SUMMARY_AT_TRANSFER_S = 1.0  # asked for when the transfer was armed; the caller waits on the line
-TRANSFER_FAILED_NOTE = "The transfer to a human agent failed. Apologise briefly and offer a callback ticket instead."
 
 
 class CallSession(ModelInputs):
@@ -88,6 +87,15 @@ class CallSession(ModelInputs):
         self._speech_active = False
         self._caller_turns = 0
         self.summaries = CallSummaries(self.link, self.record, on_usage=self.timer.response_done)
+        self.action_runner = ActionRunner(
+            self,
+            tasks=self.tasks,
+            transfers=deps.transfers,
+            summaries=self.summaries,
+            set_phase=self._set_phase,
+            tell_model=self.tell_model,
+            log=self.log,
+        )
         self.keypad = Keypad(self, pause_s=deps.settings.keypad_pause_s, key_map=deps.settings.keypad_keys)
         self.failure = CallFailure(
             deps.failure_notice, self.info, self.record, self.touch_record, self.transcript.summary, self.log
@@ -210,7 +218,7 @@ class CallSession(ModelInputs):
 
     def _on_mark_echo(self, name: str) -> None:
         for handle in self.playout.mark_echoed(name):
-            self._start_if_ready(self.actions.line_played_out(handle))
+            self.action_runner.start_if_ready(self.actions.line_played_out(handle))
             if not self.playout.busy:
                 self._set_phase("listening", unless=("tool", "transferring"))
 
@@ -226,7 +234,7 @@ class CallSession(ModelInputs):
         resume = self.playout.busy or self.tools.busy or self.transcript.caller_is_waiting()
         await self.playout.seal()  # what was sent still plays: its end must be marked to be seen
         for handle in self.playout.abandon():
-            self._start_if_ready(self.actions.line_played_out(handle))
+            self.action_runner.start_if_ready(self.actions.line_played_out(handle))
         self.tools.forget_batches()
         self._speech_active = False
         if await self.continuity.reconnect(reason, resume=resume):
@@ -285,7 +293,7 @@ class CallSession(ModelInputs):
                 pass
         interruption, cut_off = await self.playout.interrupt()
         for handle in cut_off:
-            self._start_if_ready(self.actions.line_played_out(handle))
+            self.action_runner.start_if_ready(self.actions.line_played_out(handle))
         if interruption is None:
             return
         metrics.BARGE_INS.inc()
@@ -310,7 +318,7 @@ class CallSession(ModelInputs):
             return  # the API always sends one; without it no audio could be matched to the response
         handle = self.playout.response_started(event.response.id)
         self.timer.response_started(handle.response_id)
-        self._start_if_ready(self.actions.response_started(handle))
+        self.action_runner.start_if_ready(self.actions.response_started(handle))
 
     async def _on_audio_done(self, event: ev.AudioDone) -> None:
         await self.playout.seal()
@@ -327,7 +335,7 @@ class CallSession(ModelInputs):
             metrics.REALTIME_ERRORS.labels(code="response_failed").inc()
             self.log.warning("response_failed", details=str(response.status_details)[:300])
         if handle is not None and handle.played_out:  # first: a line that said nothing re-arms its action
-            self._start_if_ready(self.actions.line_played_out(handle))
+            self.action_runner.start_if_ready(self.actions.line_played_out(handle))
         await self.tools.response_done(response.id)
 
     async def _on_caller_transcript(self, event: ev.CallerTranscript) -> None:
@@ -361,37 +369,10 @@ class CallSession(ModelInputs):
         hang_up = self.actions.arm_for_tool(effects)
         handle = self.playout.handle(response_id)
         if hang_up is not None and handle is not None:
-            self._start_if_ready(self.actions.bind(hang_up, handle))
+            self.action_runner.start_if_ready(self.actions.bind(hang_up, handle))
 
     def follow_up_wanted(self, response_id: str) -> bool:
         return self.actions.follow_up_wanted()
-
-    # ----------------------------------------------------------------- actions after speech
-    def _start_if_ready(self, action: PendingAction | None) -> None:
-        """Start the action a line's playout made ready (the slot decides; see `speech.ActionSlot`)."""
-        if action is None:
-            return
-        action.start()
-        self.log.info("action_start", action=action.kind)
-        self.tasks.spawn(self._run_action(action), f"action-{action.kind}")
-
-    async def _run_action(self, action: PendingAction) -> None:
-        if action.kind == "hang_up":
-            action.succeeded()
-            self.end(action.end_reason)
-            return
-        self._set_phase("transferring")
-        self.record.summary = await self.summaries.summary(SUMMARY_AT_TRANSFER_S)  # for the agent's screen
-        moved = await self.deps.transfers.transfer(self, action.transfer or TransferRequested())
-        if moved:
-            action.succeeded()
-            self.end(action.end_reason)
-            return
-        action.failed("transfer_failed")
-        self._set_phase("listening")
-        self.record.transcript.append(TranscriptLine(role="system", text="Transfer failed to start"))
-        self.touch_record()
-        await self.tell_model(TRANSFER_FAILED_NOTE)
 
     # Each handler takes the SDK's model of its own event type (`server_events.HANDLED`, the same keys).
     _control_handlers: ClassVar[dict[str, Callable[[CallSession, Any], Awaitable[None]]]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.call.session import TRANSFER_FAILED_NOTE
+from services.call.action_runner import TRANSFER_FAILED_NOTE
 from services.handoff.transfer import REDIRECT_ATTEMPTS
 from tests.fakes.mulaw import tone
 from tests.fakes.realtime_server import Script, Turn

@@ -17,7 +17,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from devtools.ferretdb import free_port
-from services.call.session import TRANSFER_FAILED_NOTE
+from services.call.action_runner import TRANSFER_FAILED_NOTE
 from services.telephony.circuit import CircuitState
 from services.telephony.twilio_rest import (
     CIRCUIT_COOLDOWN_S,
