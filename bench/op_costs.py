@@ -60,14 +60,16 @@ class OpCosts:
         partial.write_text(json.dumps(self.totals))
         os.replace(partial, self.path)
 
-    def timed(self, op: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    def timed(self, op: str | Callable[..., str], function: Callable[..., Any]) -> Callable[..., Any]:
+        """`function`, its calls counted under `op` (or under `op(*args)`, e.g. by event type)."""
+
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             started = time.thread_time()
             try:
                 return function(*args, **kwargs)
             finally:
-                self.add(op, time.thread_time() - started)
+                self.add(op if isinstance(op, str) else op(*args), time.thread_time() - started)
 
         return wrapper
 
@@ -96,16 +98,8 @@ def install(path: Path) -> OpCosts:
     from services.telephony.twilio_stream import TwilioMediaStream
 
     costs = _installed = OpCosts(path)
-    typed = server_events.typed
-
-    def timed_typed(event_type: str, event: dict[str, object]) -> Any:
-        started = time.thread_time()
-        try:
-            return typed(event_type, event)
-        finally:
-            costs.add(f"type: {event_type}", time.thread_time() - started)
-
-    server_events.typed = timed_typed  # type: ignore[assignment]  # session.py calls it as `ev.typed`
+    by_type = costs.timed(lambda event_type, _event: f"type: {event_type}", server_events.typed)
+    server_events.typed = by_type  # session.py calls it as `ev.typed`
     handlers = CallSession._control_handlers
     for event_type, handler in list(handlers.items()):
         handlers[event_type] = costs.timed_async(f"handle: {event_type}", handler)
