@@ -40,17 +40,36 @@ class CallCounterRepository(IndexedCollection):
         on that slot, not counted again. Raises PyMongoError."""
         now = now or utc_now()
         start, index = _window(now, window)
-        for n in range(1, limit + 1):
-            slot_id = f"{key}|{index}|{n}"
+        ids = [f"{key}|{index}|{n}" for n in range(1, limit + 1)]
+
+        async def insert(slot_id: str) -> bool:
             slot = {"_id": slot_id, "key": key, "call_id": call_id, "at": now, "expires_at": start + 2 * window}
             try:
                 await self.collection.insert_one(slot)
                 return True
-            except DuplicateKeyError:
-                # Taken by an earlier call (on any node), or by this one: its webhook came before.
-                if call_id is not None and await self.collection.find_one({"_id": slot_id, "call_id": call_id}):
-                    return True
+            except DuplicateKeyError:  # taken by an earlier call (on any node), or by this one
+                return False
+
+        # A caller's first call in the window takes slot 1 in one round trip. Otherwise one read finds
+        # the slots taken (and this call's own, if its webhook came before), and the free ones are tried
+        # in order: a slot another node takes meanwhile only moves the call to the next one.
+        if limit < 1:
+            return False
+        if await insert(ids[0]):
+            return True
+        slots = self.collection.find({"_id": {"$in": ids}}, {"call_id": 1})
+        taken = {doc["_id"]: doc.get("call_id") async for doc in slots}
+        if call_id is not None and call_id in taken.values():
+            return True
+        for slot_id in ids[1:]:
+            if slot_id in taken:
+                continue
+            if await insert(slot_id) or await self._held_by(slot_id, call_id):  # a retry racing its first
+                return True
         return False
+
+    async def _held_by(self, slot_id: str, call_id: str | None) -> bool:
+        return call_id is not None and await self.collection.find_one({"_id": slot_id, "call_id": call_id}) is not None
 
     async def count(self, key: str, limit: int, window: timedelta, now: datetime | None = None) -> int:
         """Calls counted for `key` in the current window (at most `limit`). Raises PyMongoError."""
