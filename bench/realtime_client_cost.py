@@ -9,7 +9,9 @@ the SDK's `recv_bytes()`), over:
 - `sdk-websockets`: the connection `AsyncOpenAI().realtime.connect()` opens (`websockets`);
 - `sdk-aiohttp`: the SDK's `AsyncRealtimeConnection` on an aiohttp socket (`services.realtime.transport`);
 - `sdk-aiohttp-message`: the same, the event read with the socket's own `receive_message()` (text as
-  str), as `RealtimeLink.events` reads since round six: what the app uses.
+  str), as `RealtimeLink.events` reads since round six: what the app uses;
+- `picows`: a bare picows client (Cython framing), outside the SDK: each event handed to a future in
+  its read callback, as a reader task would be woken. The floor a faster WebSocket library could give.
 
 The server is an aiohttp echo of one event per message, in its own process: a transcript delta, or with
 `--audio-delta` a 300 ms `response.output_audio.delta` (the copy `recv_bytes` makes grows with it). All
@@ -74,6 +76,38 @@ async def round_trips(rt: AsyncRealtimeConnection, n: int, *, own_read: bool = F
     return (time.process_time() - started) / n * 1e6
 
 
+async def picows_round_trips(port: int, n: int) -> float:
+    import asyncio
+
+    from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+    loop = asyncio.get_running_loop()
+
+    class Reader(WSListener):  # type: ignore[misc]
+        waiter: asyncio.Future[str] | None = None
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            if frame.msg_type == WSMsgType.TEXT and self.waiter is not None:
+                self.waiter.set_result(frame.get_payload_as_utf8_text())
+
+    transport, reader = await ws_connect(Reader, f"ws://127.0.0.1:{port}/v1/realtime")
+    append = APPEND.encode()
+
+    async def trips(count: int) -> float:
+        started = time.process_time()
+        for _ in range(count):
+            reader.waiter = loop.create_future()
+            transport.send(WSMsgType.TEXT, append)
+            orjson.loads(await reader.waiter)
+        return (time.process_time() - started) / count * 1e6
+
+    try:
+        await trips(500)  # warm-up
+        return await trips(n)
+    finally:
+        transport.disconnect()
+
+
 async def main(n: int, rounds: int, port: int) -> None:
     base = f"ws://127.0.0.1:{port}/v1"
     client = AsyncOpenAI(api_key="sk-bench", websocket_base_url=base)
@@ -96,6 +130,7 @@ async def main(n: int, rounds: int, port: int) -> None:
                 await round_trips(rt, 500, own_read=own_read)  # warm-up
                 results[name].append(await round_trips(rt, n, own_read=own_read))
                 await rt.close()
+            results.setdefault("picows", []).append(await picows_round_trips(port, n))
         print("| client stack | CPU µs per append + event, median (range) |\n|---|---|")
         for name, values in results.items():
             print(f"| {name} | {statistics.median(values):.1f} ({min(values):.1f}–{max(values):.1f}) |")

@@ -11,7 +11,8 @@ Twilio-shaped media frame every 20 ms, and reads the server's CPU time from /pro
 - `websockets`: `websockets.asyncio.server` on uvloop, no ASGI layer;
 - `aiohttp`: aiohttp's server on uvloop (its frame reader is compiled), as `bench/bare_relay.py` uses;
 - `aiohttp-tap`: the same server with the stream port's frame tap (`api/frame_tap.py`): each frame is
-  taken in the read callback instead of waking the reading task.
+  taken in the read callback instead of waking the reading task;
+- `picows`: picows' server (Cython), whose listener is handed each frame in its read callback.
 
     .venv/bin/python -m bench.ws_server_cost                     # 50 clients, 10 s per stack, ~1 min
     .venv/bin/python -m bench.ws_server_cost --clients 100 --seconds 20 --rounds 3
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import time
 
-STACKS = ("uvicorn-sansio", "uvicorn-legacy", "websockets", "aiohttp", "aiohttp-tap")
+STACKS = ("uvicorn-sansio", "uvicorn-legacy", "websockets", "aiohttp", "aiohttp-tap", "picows")
 FRAME_S = 0.02
 
 
@@ -71,6 +72,26 @@ def serve(stack: str, port: int) -> None:
                 await asyncio.Future()
 
         uvloop.run(main())
+    elif stack == "picows":
+        import uvloop
+        from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_create_server
+
+        class Reader(WSListener):  # type: ignore[misc]
+            frames = 0
+
+            def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+                if frame.msg_type == WSMsgType.TEXT:
+                    frame.get_payload_as_utf8_text()  # what the tap is given: the frame's text
+                    Reader.frames += 1
+                elif frame.msg_type == WSMsgType.CLOSE:
+                    transport.send_close(frame.get_close_code())
+                    transport.disconnect()
+
+        async def picows_main() -> None:
+            server = await ws_create_server(lambda request: Reader(), "127.0.0.1", port)
+            await server.serve_forever()
+
+        uvloop.run(picows_main())
     else:
         import uvloop
         from aiohttp import web
@@ -172,9 +193,10 @@ def main() -> None:
         for stack in stacks:
             results[stack].append(measure(stack, args.clients, args.seconds))
     print(f"{args.clients} paced clients (a frame each per 20 ms), {args.seconds:.0f} s, {args.rounds} round(s)\n")
-    print("| server stack | CPU µs per frame received, median (min-max) |\n|---|---|")
+    print("| server stack | CPU µs per frame received, median (min-max) | per round |\n|---|---|---|")
     for stack, values in results.items():
-        print(f"| {stack} | {statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f}) |")
+        rounds = ", ".join(f"{value:.0f}" for value in values)
+        print(f"| {stack} | {statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f}) | {rounds} |")
 
 
 if __name__ == "__main__":
