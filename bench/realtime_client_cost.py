@@ -83,14 +83,15 @@ async def picows_round_trips(port: int, n: int) -> float:
 
     loop = asyncio.get_running_loop()
 
-    class Reader(WSListener):  # type: ignore[misc]
+    class Reader(WSListener):
         waiter: asyncio.Future[str] | None = None
 
         def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
             if frame.msg_type == WSMsgType.TEXT and self.waiter is not None:
                 self.waiter.set_result(frame.get_payload_as_utf8_text())
 
-    transport, reader = await ws_connect(Reader, f"ws://127.0.0.1:{port}/v1/realtime")
+    reader = Reader()
+    transport, _ = await ws_connect(lambda: reader, f"ws://127.0.0.1:{port}/v1/realtime")
     append = APPEND.encode()
 
     async def trips(count: int) -> float:

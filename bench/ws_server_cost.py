@@ -76,7 +76,7 @@ def serve(stack: str, port: int) -> None:
         import uvloop
         from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_create_server
 
-        class Reader(WSListener):  # type: ignore[misc]
+        class Reader(WSListener):
             frames = 0
 
             def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:

@@ -38,9 +38,11 @@ class CallCounterRepository(IndexedCollection):
         """Count one call for `key` in the current window: False (and nothing counted) when its `limit`
         calls are already there. With `call_id`, a call that already holds a slot in the window is let in
         on that slot, not counted again. Raises PyMongoError."""
+        if limit < 1:
+            return False
         now = now or utc_now()
         start, index = _window(now, window)
-        ids = [f"{key}|{index}|{n}" for n in range(1, limit + 1)]
+        ids = _slot_ids(key, index, limit)
 
         async def insert(slot_id: str) -> bool:
             slot = {"_id": slot_id, "key": key, "call_id": call_id, "at": now, "expires_at": start + 2 * window}
@@ -53,8 +55,6 @@ class CallCounterRepository(IndexedCollection):
         # A caller's first call in the window takes slot 1 in one round trip. Otherwise one read finds
         # the slots taken (and this call's own, if its webhook came before), and the free ones are tried
         # in order: a slot another node takes meanwhile only moves the call to the next one.
-        if limit < 1:
-            return False
         if await insert(ids[0]):
             return True
         slots = self.collection.find({"_id": {"$in": ids}}, {"call_id": 1})
@@ -74,8 +74,12 @@ class CallCounterRepository(IndexedCollection):
     async def count(self, key: str, limit: int, window: timedelta, now: datetime | None = None) -> int:
         """Calls counted for `key` in the current window (at most `limit`). Raises PyMongoError."""
         _, index = _window(now or utc_now(), window)
-        ids = [f"{key}|{index}|{n}" for n in range(1, limit + 1)]
-        return await self.collection.count_documents({"_id": {"$in": ids}})
+        return await self.collection.count_documents({"_id": {"$in": _slot_ids(key, index, limit)}})
+
+
+def _slot_ids(key: str, index: int, limit: int) -> list[str]:
+    """The `_id`s of a key's slots in window number `index`."""
+    return [f"{key}|{index}|{n}" for n in range(1, limit + 1)]
 
 
 def _window(now: datetime, window: timedelta) -> tuple[datetime, int]:
