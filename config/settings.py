@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     # The carriers' media streams also on this port, served by aiohttp's WebSocket (less CPU per frame than
     # uvicorn's); the load balancer routes the stream paths to it (docs/deploy.md). Unset: the main port only.
     stream_port: int | None = Field(default=None, ge=1, le=65535)
+    # While calls are live the event loop polls its sockets once per tick of this many ms instead of waking
+    # for every carrier frame: a third less CPU at 50 calls, for at most a tick of added delay
+    # (services/loop_pacer.py, bench/README.md round eleven). 0: off.
+    loop_tick_ms: float = Field(default=2.0, ge=0, le=10)
     # Several nodes (docs/deploy.md): this node's name (in /health; the host name, e.g. the pod name, unless
     # set), and the base URL other nodes reach it on directly, not through the load balancer.
     node_id: str = Field(default_factory=socket.gethostname, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")

@@ -27,6 +27,7 @@ from services.handoff.apology import CarrierApology
 from services.handoff.ticket_sms import TicketTexter
 from services.handoff.transfer import WHISPER_TOKEN_TTL_S, HumanHandoff
 from services.live_commands import LiveCallCommands
+from services.loop_pacer import LoopPacer
 from services.realtime.connector import RealtimeConnector
 from services.realtime.preopen import PreopenedRealtime
 from services.store.client import create_mongo_client
@@ -52,6 +53,7 @@ class AppServices:
     stream_gate: StreamGate
     tools: ToolRegistry
     live_calls: LiveCalls
+    loop_pacer: LoopPacer
     live_commands: LiveCallCommands
     handoff: HumanHandoff
     transfer_callbacks: TransferCallbacks
@@ -88,7 +90,9 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
     connector = RealtimeConnector(settings, agent, tools.session_tools())
     preopened = PreopenedRealtime() if settings.openai_preopen else None
     rest = TwilioRest(settings)
-    live_calls = LiveCalls()
+    # The loop wakes on a tick while calls are live (services/loop_pacer.py); `busy` reads live_calls below.
+    loop_pacer = LoopPacer(settings.loop_tick_ms, busy=lambda: len(live_calls) > 0)
+    live_calls = LiveCalls(on_added=loop_pacer.wake)
     live_commands = LiveCallCommands(
         live_calls, db.calls, settings.own_node_url, settings.admin_api_token.get_secret_value()
     )
@@ -129,6 +133,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         stream_gate=StreamGate(stream_tokens, db.stream_claims),
         tools=tools,
         live_calls=live_calls,
+        loop_pacer=loop_pacer,
         live_commands=live_commands,
         handoff=handoff,
         transfer_callbacks=TransferCallbacks(

@@ -15,6 +15,11 @@ _TOOL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 ACTIVE_CALLS = Gauge("voice_active_calls", "Calls with a live media stream", registry=REGISTRY)
 # Set once at start-up: the alert "calls near MAX_CONCURRENT_CALLS" divides by it (deploy/prometheus/alerts.yml).
 CALL_CAPACITY = Gauge("voice_call_capacity", "MAX_CONCURRENT_CALLS of this node", registry=REGISTRY)
+LOOP_TICK_OVERRUNS = Counter(
+    "voice_loop_tick_overruns_total",
+    "Event-loop ticks whose work took longer than LOOP_TICK_MS (services/loop_pacer.py): the node is saturated",
+    registry=REGISTRY,
+)
 CALLS_TOTAL = Counter(
     "voice_calls_total", "Calls ended, by outcome and carrier", ["outcome", "carrier"], registry=REGISTRY
 )

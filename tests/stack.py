@@ -63,6 +63,10 @@ def make_settings(**overrides: Any) -> Settings:
         "repeat_call_limit": 1000,
         "max_concurrent_calls": 500,
         "max_sms_per_number_per_day": 100,
+        # The in-process stack runs the app, the fakes and the browser driver on one loop: the pacer would
+        # pace all of them (every task hand-off of a fake a tick later). Tests of the pacer turn it on
+        # (tests/e2e/test_call_e2e.py); the benchmarks run the app in its own process with the default.
+        "loop_tick_ms": 0,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]

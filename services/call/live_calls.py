@@ -35,11 +35,15 @@ class LiveCall(Protocol):
 
 
 class LiveCalls:
-    def __init__(self) -> None:
+    def __init__(self, on_added: Callable[[], None] | None = None) -> None:
+        """`on_added`: told each time a call is added (the loop pacer starts with the first)."""
         self._calls: dict[str, LiveCall] = {}
+        self._on_added = on_added
 
     def add(self, call: LiveCall) -> None:
         self._calls[call.call_sid] = call
+        if self._on_added is not None:
+            self._on_added()
 
     def remove(self, call: LiveCall) -> None:
         if self._calls.get(call.call_sid) is call:

@@ -31,7 +31,8 @@ BYTES_PER_MS = 8
 
 @pytest.fixture(params=[True, False], ids=["preopened", "opened-at-stream"])
 async def stack(request, mongo_uri: str, database_name: str):
-    async with live_stack(mongo_uri, database_name, openai_preopen=request.param) as running:
+    # The production default's loop pacing (the stack turns it off elsewhere): these calls run paced.
+    async with live_stack(mongo_uri, database_name, openai_preopen=request.param, loop_tick_ms=2) as running:
         yield running
 
 
@@ -69,6 +70,8 @@ async def test_full_call_greeting_answer_barge_in_hangup(stack: LiveStack) -> No
     assert greeting_played_bytes == 1200 * BYTES_PER_MS
     # Live views read what the call is doing from its record: the greeting is over, it listens.
     await wait_for_record(stack, call.call_sid, lambda r: r["phase"] == "listening")
+    # While the call is live the loop wakes on its tick (services/loop_pacer.py), as it would in production.
+    assert stack.settings.loop_tick_ms > 0 and stack.services.loop_pacer.running
 
     # The caller speaks; the assistant answers (a long reply, generated faster than real time).
     await call.say_and_wait(tone(700, 440))
@@ -105,6 +108,8 @@ async def test_full_call_greeting_answer_barge_in_hangup(stack: LiveStack) -> No
     # The call record is written off the audio path and finalised at the end.
     record = await wait_for_record(stack, call.call_sid, lambda r: r.get("ended_at") is not None)
     assert record["end_reason"] == "caller_hung_up" and record["phase"] == "ended"
+    # No call left: the pacer has stopped and the loop sleeps in its poll again.
+    await call.wait_for(lambda: not stack.services.loop_pacer.running, timeout=5)
     assert record["realtime_preopened"] is stack.settings.openai_preopen
     assert record["latencies"]["greeting_ms"] > 0
     assert record["latencies"]["barge_ins"] == 1
