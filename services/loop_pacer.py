@@ -9,10 +9,13 @@ wake-ups stop growing with the number of calls (at most 500 a second), and measu
 process used about a third less CPU.
 
 The cost is latency, bounded by the tick: a frame (or an OpenAI event) waits at most one tick to be
-read, a timer fires at most one tick late. 2 ms is a tenth of a frame, well inside every jitter buffer
-on the way. The sleep is the wait the loop would otherwise spend in `epoll_wait`, moved to a fixed
-clock: the iteration's work runs first, and a tick the work overruns is not slept at all (counted in
-`voice_loop_tick_overruns_total`, a saturated node's signal). With no call live, the pacer stops and
+read, a timer fires at most one tick late, and so does a task woken by another task. So a chain of
+hand-offs that never waits for I/O runs one step per tick: code that hops between tasks many times in
+a row (not the audio path, where frames are handled in the socket's read callback) pays a tick each.
+2 ms is a tenth of a frame, well inside every jitter buffer on the way. The sleep is the wait the loop
+would otherwise spend in `epoll_wait`, moved to a fixed clock: the iteration's work runs first, and a
+tick the work overruns is not slept at all (counted in `voice_loop_tick_overruns_total`, a saturated
+node's signal). With no call live, the pacer stops and
 the loop sleeps in `epoll_wait` as usual, so an idle node stays idle. `LOOP_TICK_MS=0` turns it off.
 """
 
