@@ -2,6 +2,7 @@
 
 python app.py          run the service (HOST/PORT from settings)
 python app.py seed     load the sample data set into MONGODB_URI (idempotent)
+python app.py index-phones   list every order under its phone after a bulk load made around the app
 python app.py create-user NAME --role staff|admin   a console user (password from a prompt or stdin)
 """
 
@@ -127,6 +128,18 @@ async def _seed(settings: Settings) -> None:
         await client.close()
 
 
+async def _index_phones(settings: Settings) -> None:
+    """`phone_orders` rebuilt from the orders (services/store/orders.py): "my recent orders" then never
+    scans `orders`, also for callers who have none."""
+    client = create_mongo_client(settings.mongodb_uri)
+    try:
+        db = Database(client, settings.mongodb_database, call_record_retention_days=settings.call_record_retention_days)
+        await db.ensure_indexes()
+        log.info("phones_indexed", phones=await db.orders.index_all_phones())
+    finally:
+        await client.close()
+
+
 class DrainingServer(uvicorn.Server):
     """uvicorn's server, except that SIGTERM drains first (rolling deploys).
 
@@ -206,10 +219,16 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["seed"]:
         asyncio.run(_seed(settings))
         return
+    if argv[:1] == ["index-phones"]:
+        asyncio.run(_index_phones(settings))
+        return
     if argv[:1] == ["create-user"]:
         sys.exit(asyncio.run(create_user(settings, argv[1:])))
     if argv:
-        sys.exit(f"unknown command {argv[0]!r}; usage: python app.py [seed | create-user NAME --role staff|admin]")
+        sys.exit(
+            f"unknown command {argv[0]!r}; "
+            "usage: python app.py [seed | index-phones | create-user NAME --role staff|admin]"
+        )
     serve(settings)
 
 

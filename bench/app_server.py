@@ -1,7 +1,8 @@
 """The app served exactly as `python app.py` serves it (`app.serve`), with settings from the command line.
 
 Benchmarks start it as a child process. The settings are built by the tests' builder
-(`tests.stack.make_settings`: test credentials, support hours all day) from the options below, never
+(`tests.stack.make_settings`: test credentials, support hours all day; but the loop pacer at the product's
+default `LOOP_TICK_MS`, which the in-process test stack turns off) from the options below, never
 from a `.env` file; a setting given by none of them still falls back to its environment variable, so
 start it with a clean environment (`bench.bridge_load` does).
 
@@ -136,7 +137,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gc-freeze", action="store_true", help="experiment: gc.collect(); gc.freeze() first")
     parser.add_argument("--gc-gen0", type=int, help="experiment: the collector's generation-0 threshold")
     args = parser.parse_args(argv)
-    overrides: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": args.log_level}
+    overrides: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        # The product's default, not the in-process test stack's 0: here the app has its own process and loop.
+        "loop_tick_ms": Settings.model_fields["loop_tick_ms"].default,
+    }
     for flag, name in (
         ("mongodb_uri", "mongodb_uri"),
         ("mongodb_database", "mongodb_database"),

@@ -69,8 +69,11 @@ from bench import op_costs
 from bench.app_server import LAG_PROBE_S
 from devtools.ferretdb import LocalMongo, free_port
 from services.call.session import CallSession
+from services.store.client import create_mongo_client
+from services.store.database import Database
+from services.store.seed import seed_database
 from tests.fakes.mulaw import frame_energy, mulaw_decode, tone
-from tests.fakes.realtime_server import FakeRealtimeServer, FakeSession, Script
+from tests.fakes.realtime_server import FakeRealtimeServer, FakeSession, Script, Turn
 from tests.fakes.twilio_rest import FakeTwilioRest
 from tests.fakes.twilio_sim import SimulatedCall, TwilioSimulator
 from tests.stack import ACCOUNT_SID, ADMIN_TOKEN, AUTH_TOKEN, PUBLIC_BASE_URL
@@ -90,6 +93,15 @@ DEFAULT_CALLS = "1,25,50,100,200"
 # --app-patch name -> flag of bench.app_server (experiments)
 APP_PATCHES = {"gc-freeze": "--gc-freeze", "gc-gen0-20k": "--gc-gen0=20000"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# --tool-every: the function calls a tool turn asks for, in turn (on the seeded sample data). The caller's
+# own recent orders (the by-phone query), someone else's order (read, then refused without verification),
+# a fuzzy product search with a pincode check, a ticket (a write).
+TOOL_TURNS = [
+    ("lookup_order", "{}"),
+    ("lookup_order", '{"order_id": "ORD-482913"}'),
+    ("check_product_availability", '{"product_name": "pressure cooker", "quantity": "do", "pincode": "110017"}'),
+    ("create_ticket", '{"category": "delivery", "description": "Order is late"}'),
+]
 
 
 # ----------------------------------------------------------------------------------------- statistics
@@ -332,6 +344,53 @@ class RelayProbe:
         return probe.appends <= APPENDS_ALWAYS_VALIDATED or probe.appends % APPEND_VALIDATION_EVERY == 0
 
 
+class ToolProbe:
+    """Tool round trips as the fake Realtime server sees them: `response.function_call_arguments.done`
+    sent → the app's `function_call_output` item read, per call id (the app runs the tool in between:
+    its database round trips, and every event-loop hop on the way, at the load of the other calls)."""
+
+    def __init__(self) -> None:
+        self._asked_at: dict[str, float] = {}
+        self.round_trip_ms: list[float] = []
+
+    def on_server_event(self, session: FakeSession, event: dict[str, Any], sent_at: float) -> None:
+        """`on_server_event` hook."""
+        if event["type"] == "response.function_call_arguments.done":
+            self._asked_at[event["call_id"]] = sent_at
+
+    def on_client_event(self, session: FakeSession, event: Any, received_at: float) -> None:
+        """Chained after the relay probe's `on_client_event` hook."""
+        if not isinstance(event, dict) or event.get("type") != "conversation.item.create":
+            return
+        item = event.get("item") or {}
+        if item.get("type") != "function_call_output":
+            return
+        asked = self._asked_at.pop(item.get("call_id", ""), None)
+        if asked is not None:
+            self.round_trip_ms.append((received_at - asked) * 1000)
+
+
+def script_turns(turns: int, tool_every: int) -> list[Turn]:
+    """Every `tool_every`-th turn (0: none) asks for the next function call of TOOL_TURNS; the model
+    speaks its reply after the result, so the caller hears the same audio either way."""
+    scripted = [Turn() for _ in range(turns)]
+    if tool_every > 0:
+        for n, index in enumerate(range(tool_every - 1, turns, tool_every)):
+            scripted[index] = Turn(tool_calls=[TOOL_TURNS[n % len(TOOL_TURNS)]])
+    return scripted
+
+
+async def seed_bench_database(mongo_uri: str, database: str) -> None:
+    """The sample data set (as `python app.py seed` loads it), for the tools a tool turn calls."""
+    client = create_mongo_client(mongo_uri)
+    try:
+        db = Database(client, database)
+        await db.ensure_indexes()
+        await seed_database(db)
+    finally:
+        await client.close()
+
+
 def time_media_sends(call: SimulatedCall) -> list[float]:
     """loop.time() after each inbound media frame the simulator writes (its `on_send` hook)."""
     sent: list[float] = []
@@ -492,6 +551,8 @@ class Level:
     appends: int  # input_audio_buffer.append messages that carried them
     app_greeting_ms: list[float]
     app_turn_ms: list[float]
+    app_tools: list[tuple[str, float, str | None]]  # each tool call in the app's records: name, ms, error
+    tool_round_trip_ms: list[float]  # arguments.done sent → function_call_output read, at the fake
     silence_ms: int | None
     realtime_problems: list[str]
     app_counters: dict[str, float]
@@ -550,9 +611,12 @@ def app_options(mongo_uri: str, database: str, realtime_url: str, rest_url: str)
     ]
 
 
-async def app_latencies(mongo_uri: str, database: str, sids: list[str]) -> tuple[list[float], list[float]]:
-    """The app's own figures from the call records: greeting (session start → first media written) and
-    per turn `speech_stopped` received → first media written to Twilio (PROTOCOLS.md §3.4 T3 − T0)."""
+async def app_latencies(
+    mongo_uri: str, database: str, sids: list[str]
+) -> tuple[list[float], list[float], list[tuple[str, float, str | None]]]:
+    """The app's own figures from the call records: greeting (session start → first media written),
+    per turn `speech_stopped` received → first media written to Twilio (PROTOCOLS.md §3.4 T3 − T0), and
+    each tool call's duration (the tool registry's own clock)."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri, serverSelectionTimeoutMS=5000)
     try:
         calls = client[database]["calls"]
@@ -567,7 +631,8 @@ async def app_latencies(mongo_uri: str, database: str, sids: list[str]) -> tuple
         await client.close()
     greetings = [r["latencies"]["greeting_ms"] for r in done if r["latencies"].get("greeting_ms") is not None]
     turns = [t["speech_end_to_audio_ms"] for r in done for t in r["latencies"]["turns"]]
-    return greetings, turns
+    tools = [(t["name"], t["duration_ms"], t.get("error")) for r in done for t in r.get("tool_calls") or []]
+    return greetings, turns, tools
 
 
 async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir: Path) -> Level:
@@ -577,15 +642,32 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
     probe = ByteRelayProbe()
     # One greeting pitch for every session (the default varies it per session): with the memoised tone()
     # the greeting audio is synthesised once, here, instead of in the middle of the measurement.
-    script = Script(greeting_ms=GREETING_MS, reply_ms=REPLY_MS, response_latency_s=0.0, tone_hz=GREETING_HZ)
+    script = Script(
+        greeting_ms=GREETING_MS,
+        reply_ms=REPLY_MS,
+        response_latency_s=0.0,
+        tone_hz=GREETING_HZ,
+        turns=script_turns(args.turns, args.tool_every),
+    )
     memo_tone(GREETING_MS, GREETING_HZ)
     realtime = bench_fake_realtime(probe, script)
+    tools = ToolProbe()
+    if args.tool_every:
+        realtime.on_server_event = tools.on_server_event
+
+        def on_client_event(session: FakeSession, event: Any, received_at: float) -> None:
+            probe.on_client_event(session, event, received_at)
+            tools.on_client_event(session, event, received_at)
+
+        realtime.on_client_event = on_client_event
     await realtime.start()
     rest = FakeTwilioRest(ACCOUNT_SID, AUTH_TOKEN)
     await rest.start()
     port = free_port()
     database = f"bench_bridge_{uuid.uuid4().hex[:8]}"
     options = app_options(mongo.uri, database, realtime.url, rest.base_url)
+    if args.tool_every:
+        await seed_bench_database(mongo.uri, database)
     for assignment in args.app_setting:
         options += ["--setting", assignment]
     options += [APP_PATCHES[patch] for patch in filter(None, args.app_patch.split(","))]
@@ -650,7 +732,9 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
         stats1 = app.stats()
         ops1 = op_costs.read(ops_path)
         counters = await app.metrics()
-        app_greetings, app_turns = await app_latencies(mongo.uri, database, [r.call_sid for r in results if r.call_sid])
+        app_greetings, app_turns, app_tools = await app_latencies(
+            mongo.uri, database, [r.call_sid for r in results if r.call_sid]
+        )
         silence = None
         if measured and measured[0].turn_detection:
             silence = measured[0].turn_detection.get("silence_duration_ms")
@@ -701,6 +785,8 @@ async def run_level(n: int, mongo: LocalMongo, args: argparse.Namespace, workdir
         appends=appends,
         app_greeting_ms=app_greetings,
         app_turn_ms=app_turns,
+        app_tools=app_tools,
+        tool_round_trip_ms=tools.round_trip_ms,
         silence_ms=silence,
         realtime_problems=realtime_problems,
         app_counters=counters,
@@ -746,6 +832,7 @@ def report(levels: list[Level], args: argparse.Namespace, elapsed_s: float) -> s
         + ("" if args.pin else " --no-pin")
         + (" --stream-port" if args.stream_port else "")
         + (" --op-costs" if args.op_costs else "")
+        + (f" --tool-every {args.tool_every}" if args.tool_every else "")
     )
     lines = [
         f"- Command: `{command}` (whole run {elapsed_s:.0f} s)",
@@ -850,6 +937,33 @@ def report(levels: list[Level], args: argparse.Namespace, elapsed_s: float) -> s
         )
         + ".",
     ]
+    if args.tool_every:
+        lines += [
+            "",
+            f"Tool calls (`--tool-every {args.tool_every}`: every {args.tool_every}th turn asks for one, in turn "
+            + ", ".join(name for name, _ in TOOL_TURNS)
+            + "; sample data seeded), ms, `p50 / p95 / p99 / max`:",
+            "",
+            "| calls | tool calls | in the app (call records) "
+            "| round trip at the fake (arguments done → output read) |",
+            "|---:|---:|---|---|",
+        ]
+        for lv in levels:
+            lines.append(
+                f"| {lv.calls} | {len(lv.app_tools)} | {dist_fine([ms for _, ms, _ in lv.app_tools])} "
+                f"| {dist_fine(lv.tool_round_trip_ms)} |"
+            )
+        for lv in levels:
+            by_tool: dict[tuple[str, str | None], list[float]] = {}
+            for name, ms, error in lv.app_tools:
+                by_tool.setdefault((name, error), []).append(ms)
+            lines.append(
+                f"- {lv.calls} calls, in the app by tool and outcome: "
+                + "; ".join(
+                    f"{name} ({error or 'ok'}) ×{len(values)}: {dist_fine(values)}"
+                    for (name, error), values in sorted(by_tool.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+                )
+            )
     for lv in levels:
         if lv.op_costs:
             title = f"Operations inside the app ({lv.calls} calls, `--op-costs`; rows nest, see bench/op_costs.py):"
@@ -961,6 +1075,13 @@ def main() -> None:
         "--op-costs",
         action="store_true",
         help="time a few of the call path's operations inside the app as it runs (bench/op_costs.py)",
+    )
+    parser.add_argument(
+        "--tool-every",
+        type=int,
+        default=0,
+        metavar="K",
+        help="every K-th turn the model calls a tool first (on the seeded sample data): tool latency with calls live",
     )
     parser.add_argument("--level-timeout", type=float, default=150.0, help="hard limit per level, seconds")
     args = parser.parse_args()

@@ -7,7 +7,9 @@ Writing an order is two single-document writes (FerretDB has no transactions): t
   contents); readers fetch each listed order by `_id` and skip what is missing or now someone
   else's, and a retried `upsert` completes it.
 Readers never depend on the list being tidy, only on it missing nothing, and fall back to the
-indexed query (`customer_phone, placed_at`) for a phone whose list is not known to be whole.
+indexed query (`customer_phone, placed_at`) for a phone whose list is not known to be whole. Once
+`index_all_phones` has run (the seed runs it; `python app.py index-phones` after a bulk load made around
+the repository), a phone with no list has no orders, and no query of `orders` is made for it.
 """
 
 from __future__ import annotations
@@ -64,30 +66,39 @@ class OrderRepository(Repository[Order]):
                 log.warning("phone_orders_remove_failed", order_id=item.order_id, error=type(error).__name__)
 
     async def upsert_many(self, items: Iterable[Order]) -> int:
-        """Bulk load (the seed): each order as `upsert`, then every phone it touched is backfilled from
-        the orders themselves, so the first calls after a load need no scan."""
-        count, phones = 0, set()
+        """Bulk load (the seed): each order as `upsert`, then `index_all_phones`, so the first calls
+        after a load need no scan, whether the caller has orders or not."""
+        count = 0
         for item in items:
             await self.upsert(item)
-            phones.add(item.customer_phone)
             count += 1
-        # One pass over the orders for all of them (a scan on FerretDB), not one query per phone.
-        found: dict[str, list[tuple[str, datetime]]] = {phone: [] for phone in phones}
-        projection = {"customer_phone": 1, "placed_at": 1}
-        async for document in self.collection.find({"customer_phone": {"$in": sorted(phones)}}, projection):
-            found[document["customer_phone"]].append((document["_id"], document["placed_at"]))
+        await self.index_all_phones()
+        return count
+
+    async def index_all_phones(self) -> int:
+        """Every phone's list backfilled from one pass over all orders (a scan, once), then the index
+        marked whole. Orders written meanwhile are listed by their writers first, so none is missed.
+        Returns the number of phones listed."""
+        found: dict[str, list[tuple[str, datetime]]] = {}
+        async for document in self.collection.find({}, {"customer_phone": 1, "placed_at": 1}):
+            found.setdefault(document["customer_phone"], []).append((document["_id"], document["placed_at"]))
         for phone, orders in sorted(found.items()):
             orders.sort(key=lambda entry: (entry[1], entry[0]), reverse=True)
             await self.phones.backfill(phone, orders)
-        return count
+        await self.phones.mark_whole()
+        return len(found)
 
     async def recent_for_phone(self, phone: str, limit: int = 3) -> list[Order]:
         """The phone's newest orders, newest first: `_id` reads only once the phone's list is whole."""
         entry = await self.phones.get(phone)
         if entry is None or not entry.complete:
+            if await self.phones.is_whole():  # every order is listed: none for this phone, or only these
+                return [] if entry is None else await self._read_listed(phone, entry.newest_first, limit)
             return (await self._backfill(phone))[:limit]
+        return await self._read_listed(phone, entry.newest_first, limit)
+
+    async def _read_listed(self, phone: str, candidates: list[str], limit: int) -> list[Order]:
         found: list[Order] = []
-        candidates = entry.newest_first
         # Usually one round: `limit` orders read at once by `_id` (FerretDB serves `$in` by a scan).
         for start in range(0, len(candidates), limit):
             batch = await asyncio.gather(*(self.get(order_id) for order_id in candidates[start : start + limit]))

@@ -6,7 +6,11 @@ directly only by `_id` and scans and decodes every order for that query (~50 ms 
 concurrent calls). With this document the lookup is `_id` reads on either server: the phone's entry,
 then each of its newest orders by `_id` (`OrderRepository.recent_for_phone`).
 
-Shape: `{_id: phone, orders: {order_id: placed_at, ...}, complete: bool}`.
+Shape: `{_id: phone, orders: {order_id: placed_at, ...}, complete: bool}`, plus one marker document
+(`_id: "~whole"`, not an E.164 number) once `OrderRepository.index_all_phones` has listed every order
+under its phone: from then on a phone without an entry has no orders, and its caller's "my recent
+orders" is answered by two `_id` reads instead of a scan of `orders` (a first-time caller is the common
+case on a support line; at 50 concurrent calls those scans took seconds on FerretDB).
 - A map keyed by order id, each key written with one `$set`: idempotent, never a duplicate, and a
   corrected `placed_at` simply overwrites. (Not an array: FerretDB 1.24 silently ignores `$push`'s
   `$sort` and `$slice`, and its filters on array elements do not match, so an array could neither
@@ -27,7 +31,7 @@ it as read, modify, write, so two orders of one phone written at the same instan
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
@@ -35,6 +39,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from services.store.client import Document
 
 PHONE_ORDERS_COLLECTION = "phone_orders"
+WHOLE_MARKER_ID = "~whole"  # the index's own state, beside the phones' entries (E.164 ids start with "+")
 DEFAULT_CAP = 50  # keys kept per phone: far more than the 3 a caller hears, so stale keys never crowd them out
 
 
@@ -56,6 +61,21 @@ class PhoneOrderIndex:
     def __init__(self, collection: AsyncCollection[Document], cap: int = DEFAULT_CAP) -> None:
         self.collection = collection
         self.cap = cap
+        self._whole = False  # cached once seen: nothing in the product removes the marker
+
+    async def is_whole(self) -> bool:
+        """Whether every order is listed under its phone (the marker `mark_whole` writes)."""
+        if not self._whole:
+            self._whole = await self.collection.find_one({"_id": WHOLE_MARKER_ID}) is not None
+        return self._whole
+
+    async def mark_whole(self) -> None:
+        """Record that every order is listed; only after every phone's entry was backfilled. Orders then
+        keep it true by being listed before they are written (`OrderRepository.upsert`)."""
+        await self.collection.update_one(
+            {"_id": WHOLE_MARKER_ID}, {"$set": {"marked_at": datetime.now(UTC)}}, upsert=True
+        )
+        self._whole = True
 
     async def get(self, phone: str) -> PhoneOrders | None:
         document = await self.collection.find_one({"_id": phone})

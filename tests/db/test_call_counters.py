@@ -7,32 +7,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 
 from services.store.call_counters import CallCounterRepository
+from tests.db.command_log import Commands
 
 WINDOW = timedelta(hours=1)
 NOW = datetime(2026, 12, 2, 10, 15, tzinfo=UTC)
 KEY = "+919876543210"
-
-
-class Commands(monitoring.CommandListener):
-    """The names of the commands sent to the server (pymongo's command monitoring)."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def started(self, event: Any) -> None:
-        self.names.append(event.command_name)
-
-    def succeeded(self, event: Any) -> None:
-        pass
-
-    def failed(self, event: Any) -> None:
-        pass
 
 
 @pytest.fixture

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from pymongo import AsyncMongoClient
@@ -11,8 +17,11 @@ from pymongo.errors import DuplicateKeyError
 from models.commerce import Order, OrderItem, OrderStatus
 from services.store.database import Database
 from services.store.phone_index import PHONE_ORDERS_COLLECTION, PhoneOrderIndex
+from tests.db.command_log import Commands
+from tests.stack import app_env
 
 PHONE, OTHER = "+919000000011", "+919000000012"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -130,3 +139,89 @@ async def test_the_list_keeps_only_the_newest_cap_orders(db: Database) -> None:
         await phones.add(PHONE, f"ORD-30000{day}", datetime(2026, 3, day, tzinfo=UTC))
     entry = await phones.get(PHONE)
     assert entry is not None and entry.newest_first == ["ORD-300005", "ORD-300004", "ORD-300003"]
+
+
+@pytest.fixture
+async def monitored(mongo_uri: str, database_name: str) -> AsyncIterator[tuple[Database, Commands]]:
+    """The test's database through a client that logs every command it sends."""
+    commands = Commands()
+    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, serverSelectionTimeoutMS=5000, event_listeners=[commands])
+    try:
+        database = Database(client, database_name)
+        await database.ensure_indexes()
+        yield database, commands
+    finally:
+        await client.close()
+
+
+async def test_once_every_order_is_listed_a_caller_without_orders_costs_no_query_of_orders(
+    monitored: tuple[Database, Commands],
+) -> None:
+    seeding, commands = monitored
+    await seeding.orders.upsert_many([_order("ORD-300001", 1), _order("ORD-300009", 9, OTHER)])  # marks it whole
+    db = Database(seeding.raw.client, seeding.raw.name)  # as another process sees it
+    commands.clear()
+    assert await _ids(db, "+919000000099") == []
+    assert commands.on("orders") == []  # no scan: the phone has no entry, and every order has one
+    assert commands.on(PHONE_ORDERS_COLLECTION) == ["find", "find"]  # its entry, then the marker (once)
+    commands.clear()
+    assert await _ids(db, "+919000000098") == []
+    assert commands.on(PHONE_ORDERS_COLLECTION) == ["find"]  # the marker is remembered
+    assert await _entry(db, "+919000000099") is None  # and nothing is written for a caller without orders
+
+
+async def test_without_the_marker_a_caller_without_orders_is_looked_up_in_the_orders(
+    monitored: tuple[Database, Commands],
+) -> None:
+    db, commands = monitored
+    await db.raw["orders"].insert_one({"_id": "ORD-300001", **_order("ORD-300001", 1).to_document()})
+    commands.clear()
+    assert await _ids(db) == ["ORD-300001"]
+    assert commands.on("orders") == ["find"]  # not known whole: the orders are asked
+
+
+async def test_indexing_all_phones_lists_orders_stored_around_the_repository(db: Database) -> None:
+    for order in (_order("ORD-300001", 1), _order("ORD-300002", 2), _order("ORD-300009", 9, OTHER)):
+        await db.raw["orders"].insert_one({"_id": order.order_id, **order.to_document()})
+    assert not await db.orders.phones.is_whole()
+    assert await db.orders.index_all_phones() == 2
+    entry = await _entry(db, PHONE)
+    assert entry is not None and entry["complete"] is True and set(entry["orders"]) == {"ORD-300001", "ORD-300002"}
+    # A fresh repository (another process) reads the marker from the database.
+    fresh = Database(db.raw.client, db.raw.name)
+    assert await fresh.orders.phones.is_whole()
+    assert [order.order_id for order in await fresh.orders.recent_for_phone(OTHER)] == ["ORD-300009"]
+
+
+async def test_a_new_callers_first_order_after_the_index_is_whole_is_heard(
+    monitored: tuple[Database, Commands],
+) -> None:
+    db, commands = monitored
+    await db.orders.upsert_many([_order("ORD-300001", 1)])
+    await db.orders.upsert(_order("ORD-300004", 4, "+919000000099"))  # its entry, created by the writer
+    commands.clear()
+    assert await _ids(db, "+919000000099") == ["ORD-300004"]
+    assert commands.on("orders") == ["find"]  # the listed order, by `_id`
+    assert commands.on(PHONE_ORDERS_COLLECTION) == ["find"]  # its entry; no backfill (a query by phone, a write)
+
+
+async def test_the_index_phones_command_lists_every_order_and_marks_the_index_whole(
+    mongo_uri: str, db: Database
+) -> None:
+    await db.raw["orders"].insert_one({"_id": "ORD-300001", **_order("ORD-300001", 1).to_document()})
+    env = app_env(dict(os.environ), MONGODB_URI=mongo_uri, MONGODB_DATABASE=db.raw.name)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "app.py", "index-phones"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "phones_indexed" in done.stdout + done.stderr
+    entry = await _entry(db, PHONE)
+    assert entry is not None and entry["complete"] is True and set(entry["orders"]) == {"ORD-300001"}
+    assert await Database(db.raw.client, db.raw.name).orders.phones.is_whole()
