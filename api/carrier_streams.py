@@ -53,7 +53,8 @@ async def run_call(services: AppServices, deps: CallDependencies, media: MediaSt
 async def claim(services: AppServices, parameters: dict[str, str], token: str, call_id: re.Pattern[str]) -> str | None:
     """Why the stream may not start (None: it may): the single-use claim of its token, then a free line."""
     call_sid, carrier = parameters["call_sid"], parameters["carrier"]
-    reason = await services.stream_gate.admit(call_sid, parameters, token, carrier, call_id=call_id)
+    with services.loop_pacer.unpaced():  # database round trips while the caller waits (services/loop_pacer.py)
+        reason = await services.stream_gate.admit(call_sid, parameters, token, carrier, call_id=call_id)
     if reason is None and not services.admission.admit_stream(call_sid):  # synchronous: the call is added next
         reason = "over_capacity"
     return reason

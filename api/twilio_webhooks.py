@@ -91,7 +91,8 @@ async def media_stream(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     start = await read_start(websocket)
-    reason = await _admission(services, start)
+    with services.loop_pacer.unpaced():  # database round trips while the caller waits (services/loop_pacer.py)
+        reason = await _admission(services, start)
     if start is None or reason is not None:
         _reject(reason or "no_start", start.call_sid if start else None)
         await websocket.close(code=1008)
@@ -105,7 +106,9 @@ async def media_stream(websocket: WebSocket) -> None:
             await websocket.close(code=1008)
         return
     stream = TwilioMediaStream(websocket, start, services.settings.max_stream_message_bytes)
-    session = CallSession(services.call_deps, stream, await _resumed_leg(services, start))
+    with services.loop_pacer.unpaced():
+        resumed = await _resumed_leg(services, start)
+    session = CallSession(services.call_deps, stream, resumed)
     services.live_calls.add(session)
     try:
         await session.run()

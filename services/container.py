@@ -119,6 +119,7 @@ def build_services(settings: Settings, agent: AgentConfig = DEFAULT_AGENT_CONFIG
         failure_notice=apology,
         tickets=texter,
         preferred_language=db.customers.preferred_language,
+        unpaced=loop_pacer.unpaced,
     )
     return AppServices(
         settings=settings,

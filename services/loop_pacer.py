@@ -17,13 +17,20 @@ would otherwise spend in `epoll_wait`, moved to a fixed clock: the iteration's w
 tick the work overruns is not slept at all (counted in `voice_loop_tick_overruns_total`, a saturated
 node's signal). With no call live, the pacer stops and
 the loop sleeps in `epoll_wait` as usual, so an idle node stays idle. `LOOP_TICK_MS=0` turns it off.
+
+Work that is a chain of hops runs `with pacer.unpaced():` — a tool call (several database round trips,
+each a few task hand-offs inside pymongo: measured at 50 calls, the tick tripled a lookup's median,
+bench/README.md round twelve). While any such block is open the pacer stops, and the loop wakes on every
+event as it would without it; the last block to close starts it again. Tools are a few per cent of a
+call's time, so the saving on the frames stays.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from services.metrics import LOOP_TICK_OVERRUNS
 
@@ -35,20 +42,32 @@ class LoopPacer:
         self._busy = busy
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next_at = 0.0
+        self._holds = 0  # open `unpaced()` blocks
         self.running = False
 
     def wake(self) -> None:
-        """Start pacing this loop (a call started); a no-op when already running or turned off."""
-        if self.running or self._tick_s <= 0:
+        """Start pacing this loop (a call started); a no-op when already running, held or turned off."""
+        if self.running or self._holds or self._tick_s <= 0:
             return
         self._loop = asyncio.get_running_loop()
         self._next_at = time.monotonic()
         self.running = True
         self._loop.call_soon(self._tick)
 
+    @contextlib.contextmanager
+    def unpaced(self) -> Iterator[None]:
+        """No pacing while the block runs (latency-bound work made of many hops, see above)."""
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            if not self._holds and self._busy():
+                self.wake()
+
     def _tick(self) -> None:
         # Runs once per loop iteration, among the iteration's callbacks; re-queued for the next one.
-        if not self._busy():
+        if self._holds or not self._busy():
             self.running = False
             return
         self._next_at += self._tick_s

@@ -81,6 +81,7 @@ class CallSession(ModelInputs):
             touch_record=self.touch_record,
             timer=self.timer,
             host=self,
+            unpaced=deps.unpaced,
         )
         self.log = log.bind(call_sid=self.call_sid)
         self.tasks = CallTasks(self.call_sid)
@@ -115,10 +116,11 @@ class CallSession(ModelInputs):
         self.log.info("call_started", caller=self.info.caller, direction=self.info.direction)
         try:
             try:
-                if self._resume is not None:  # no greeting: the conversation so far, and why we are back
-                    await self.link.reopen(replay_events(self.record), self._resume.note)
-                else:
-                    await self.link.open(self.call_sid, self.greeting)
+                with self.deps.unpaced():  # set-up is a chain of hops while the caller waits: no tick per hop
+                    if self._resume is not None:  # no greeting: the conversation so far, and why we are back
+                        await self.link.reopen(replay_events(self.record), self._resume.note)
+                    else:
+                        await self.link.open(self.call_sid, self.greeting)
             except Exception as error:  # connection refused, timeout, auth failure...
                 self.log.error("realtime_connect_failed", error=repr(error))
                 await self._fail_with_apology("realtime_connect_failed")

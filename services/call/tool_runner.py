@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -59,7 +60,9 @@ class ToolRunner:
         touch_record: Callable[[], None],
         timer: TurnTimer,
         host: ToolHost,
+        unpaced: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
+        """`unpaced`: the block a tool runs in, the event loop unpaced (services/loop_pacer.py)."""
         self._registry = registry
         self._context = context
         self._timeout_s = timeout_s
@@ -68,6 +71,7 @@ class ToolRunner:
         self._touch = touch_record
         self._timer = timer
         self._host = host
+        self._unpaced = unpaced
         self._batches: dict[str, _Batch] = {}
         self._session = 0  # bumped when the Realtime session is replaced: its call ids mean nothing after
         self.tasks: set[asyncio.Task[None]] = set()
@@ -105,6 +109,10 @@ class ToolRunner:
         return tasks
 
     async def _run(self, response_id: str, call_id: str, name: str, arguments: str) -> None:
+        with self._unpaced():  # a tool is a chain of database round trips: no tick per hop
+            await self._run_unpaced(response_id, call_id, name, arguments)
+
+    async def _run_unpaced(self, response_id: str, call_id: str, name: str, arguments: str) -> None:
         session = self._session
         result = await self._registry.execute(call_id, name, arguments, self._context, self._timeout_s)
         self._note(result)

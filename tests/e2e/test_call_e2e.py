@@ -7,6 +7,7 @@ Every client event the app sends is validated by the fake against the openai SDK
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -117,6 +118,41 @@ async def test_full_call_greeting_answer_barge_in_hangup(stack: LiveStack) -> No
     assert "Mera order kahan hai?" in caller_lines
     interrupted = [line for line in record["transcript"] if line.get("interrupted")]
     assert len(interrupted) == 1 and 0 < len(interrupted[0]["text"].split()) < 60
+
+
+async def test_a_tool_call_runs_unpaced_and_the_pacing_resumes_after_it(stack: LiveStack) -> None:
+    stack.realtime.script = Script(
+        greeting_ms=600,
+        reply_ms=600,
+        turns=[Turn(transcript="Mera order kahan hai?", tool_calls=[("lookup_order", "{}")])],
+    )
+    call = await start_call(stack)
+    (session,) = await stack.realtime.wait_for_sessions(1)
+    await call.wait_for(lambda: call.played_ms >= 600, timeout=10)
+    pacer = stack.services.loop_pacer
+    assert pacer.running
+    seen: list[bool] = []
+
+    async def sample() -> None:  # the pacer's state at every loop iteration
+        while True:
+            seen.append(pacer.running)
+            await asyncio.sleep(0)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        await call.say_and_wait(tone(600, 440))
+        await session.wait_for(lambda: len(session.function_outputs) == 1, timeout=10, what="the tool's output")
+        await call.wait_for(lambda: call.played_ms >= 1200, timeout=10)  # the answer after the tool
+    finally:
+        sampler.cancel()
+    assert False in seen, "the tool's database round trips ran paced"
+    assert seen[-1] is True and pacer.running  # paced again once the tool was done
+    output = json.loads(next(iter(session.function_outputs.values())))
+    # The stack's database is empty: the orders were asked (a query and a write of the phone's list), none found.
+    assert output["error"] == "no_orders_for_caller", output
+    await call.hangup()
+    await session.closed.wait()
+    stack.realtime.assert_clean()
 
 
 async def test_unsigned_or_wrongly_signed_requests_are_refused(stack: LiveStack) -> None:

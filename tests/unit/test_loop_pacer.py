@@ -97,3 +97,27 @@ async def test_a_tick_the_work_overruns_is_not_slept_and_is_counted() -> None:
     # No sleep on top of the work: the iterations are as many as the work allows, and each overran.
     assert iterations >= 0.8 * WINDOW_S / work_s
     assert overran >= iterations - 2
+
+
+async def test_an_unpaced_block_stops_the_ticks_until_the_last_one_closes() -> None:
+    busy = True
+    pacer = LoopPacer(TICK_MS, busy=lambda: busy)
+    pacer.wake()
+    ticks = WINDOW_S * 1000 / TICK_MS
+    try:
+        with pacer.unpaced():  # e.g. a tool call
+            with pacer.unpaced():  # another call's tool, at the same time
+                await asyncio.sleep(2 * TICK_MS / 1000)
+                assert not pacer.running
+                pacer.wake()  # a call starting meanwhile does not start it under the blocks
+                assert not pacer.running
+                assert await iterations_in(WINDOW_S) > 10 * ticks
+            assert not pacer.running  # one block still open
+        assert pacer.running  # the last block closed, calls are live: paced again
+        assert await iterations_in(WINDOW_S) <= ticks + 2
+    finally:
+        busy = False
+    await asyncio.sleep(2 * TICK_MS / 1000)
+    with pacer.unpaced():
+        pass
+    assert not pacer.running  # no call live: closing a block does not start it
