@@ -66,6 +66,7 @@ def create_app(settings: Settings, agent: AgentConfig | None = None) -> FastAPI:
         app.state.services = services
         try:
             await services.db.ensure_indexes()
+            await services.db.products.warm_search_index()  # before gc.freeze: its objects live as long
         except Exception as error:
             # Start anyway: calls still work without the database (tools answer with an error) and
             # /health reports not ready until it is back.
