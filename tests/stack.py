@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +31,9 @@ ADMIN_TOKEN = "admin-test-token-0123456789"
 PUBLIC_BASE_URL = "https://voice.example.com"
 
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
 def app_env(base: dict[str, str] | None = None, **settings: str) -> dict[str, str]:
     """The environment of a separate app process (`python app.py …`): the required settings, then `settings`
     (e.g. MONGODB_URI=…), on top of `base` (default: only PATH, so no stray setting leaks in)."""
@@ -41,6 +47,25 @@ def app_env(base: dict[str, str] | None = None, **settings: str) -> dict[str, st
         "ADMIN_API_TOKEN": ADMIN_TOKEN,
         **settings,
     }
+
+
+async def run_app_command(
+    mongo_uri: str, database: str, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python app.py <args>` on the test database, in a thread: the test's event loop (and its Mongo
+    client's monitor) keeps running meanwhile."""
+    env = app_env(dict(os.environ), MONGODB_URI=mongo_uri, MONGODB_DATABASE=database)
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "app.py", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=60,
+        check=False,
+    )
 
 
 AGENT_NUMBER = "+918000012345"

@@ -4,13 +4,10 @@ command, and the shared live feed (one poll serves every listener)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -20,9 +17,8 @@ from services.console.live_feed import BOARD, LiveFeed
 from services.store.client import create_mongo_client
 from services.store.database import Database
 from tests.console_client import live_record
-from tests.stack import app_env
+from tests.stack import run_app_command
 
-ROOT = Path(__file__).resolve().parents[2]
 WINDOW = timedelta(seconds=900)
 
 
@@ -102,20 +98,7 @@ async def test_resetting_a_user_clears_its_lock(db: Database) -> None:
 
 
 async def run_create_user(mongo_uri: str, database: str, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
-    """`python app.py create-user ...`, in a thread: the test's event loop (and its Mongo client's monitor)
-    keeps running meanwhile."""
-    env = app_env(dict(os.environ), MONGODB_URI=mongo_uri, MONGODB_DATABASE=database)
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "app.py", "create-user", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return await run_app_command(mongo_uri, database, "create-user", *args, stdin=stdin)
 
 
 async def test_create_user_command_reads_the_password_from_stdin(mongo_uri: str, db: Database) -> None:

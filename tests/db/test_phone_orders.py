@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from pymongo import AsyncMongoClient
@@ -18,10 +13,9 @@ from models.commerce import Order, OrderItem, OrderStatus
 from services.store.database import Database
 from services.store.phone_index import PHONE_ORDERS_COLLECTION, PhoneOrderIndex
 from tests.db.command_log import Commands
-from tests.stack import app_env
+from tests.stack import run_app_command
 
 PHONE, OTHER = "+919000000011", "+919000000012"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -209,17 +203,7 @@ async def test_the_index_phones_command_lists_every_order_and_marks_the_index_wh
     mongo_uri: str, db: Database
 ) -> None:
     await db.raw["orders"].insert_one({"_id": "ORD-300001", **_order("ORD-300001", 1).to_document()})
-    env = app_env(dict(os.environ), MONGODB_URI=mongo_uri, MONGODB_DATABASE=db.raw.name)
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "app.py", "index-phones"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = await run_app_command(mongo_uri, db.raw.name, "index-phones")
     assert done.returncode == 0, done.stderr
     assert "phones_indexed" in done.stdout + done.stderr
     entry = await _entry(db, PHONE)
