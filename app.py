@@ -135,7 +135,6 @@ async def _index_phones(settings: Settings) -> None:
     client = create_mongo_client(settings.mongodb_uri)
     try:
         db = Database(client, settings.mongodb_database, call_record_retention_days=settings.call_record_retention_days)
-        await db.ensure_indexes()
         log.info("phones_indexed", phones=await db.orders.index_all_phones())
     finally:
         await client.close()

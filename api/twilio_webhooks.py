@@ -91,23 +91,23 @@ async def media_stream(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     start = await read_start(websocket)
-    with services.loop_pacer.unpaced():  # database round trips while the caller waits (services/loop_pacer.py)
-        reason = await _admission(services, start)
-    if start is None or reason is not None:
-        _reject(reason or "no_start", start.call_sid if start else None)
-        await websocket.close(code=1008)
-        return
-    if not services.admission.admit_stream(start.call_sid):  # synchronous: the session is added just below
-        _reject("over_capacity", start.call_sid)
-        trusted = dict(start.custom_parameters)  # bound to the call by the token just checked
-        inbound = trusted.get("direction") == "inbound"
-        await services.admission.turn_away_stream(start.call_sid, trusted.get("caller", ""), inbound=inbound)
-        with contextlib.suppress(Exception):  # Twilio may have closed it already, on the redirect
-            await websocket.close(code=1008)
-        return
-    stream = TwilioMediaStream(websocket, start, services.settings.max_stream_message_bytes)
+    # The set-up's database round trips, while the caller waits: no tick per hop (services/loop_pacer.py).
     with services.loop_pacer.unpaced():
+        reason = await _admission(services, start)
+        if start is None or reason is not None:
+            _reject(reason or "no_start", start.call_sid if start else None)
+            await websocket.close(code=1008)
+            return
+        if not services.admission.admit_stream(start.call_sid):  # synchronous: the session is added just below
+            _reject("over_capacity", start.call_sid)
+            trusted = dict(start.custom_parameters)  # bound to the call by the token just checked
+            inbound = trusted.get("direction") == "inbound"
+            await services.admission.turn_away_stream(start.call_sid, trusted.get("caller", ""), inbound=inbound)
+            with contextlib.suppress(Exception):  # Twilio may have closed it already, on the redirect
+                await websocket.close(code=1008)
+            return
         resumed = await _resumed_leg(services, start)
+    stream = TwilioMediaStream(websocket, start, services.settings.max_stream_message_bytes)
     session = CallSession(services.call_deps, stream, resumed)
     services.live_calls.add(session)
     try:

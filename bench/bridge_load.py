@@ -384,9 +384,7 @@ async def seed_bench_database(mongo_uri: str, database: str) -> None:
     """The sample data set (as `python app.py seed` loads it), for the tools a tool turn calls."""
     client = create_mongo_client(mongo_uri)
     try:
-        db = Database(client, database)
-        await db.ensure_indexes()
-        await seed_database(db)
+        await seed_database(Database(client, database))  # indexes included
     finally:
         await client.close()
 

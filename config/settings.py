@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     stream_port: int | None = Field(default=None, ge=1, le=65535)
     # While calls are live the event loop polls its sockets once per tick of this many ms instead of waking
     # for every carrier frame: a third less CPU at 50 calls, for at most a tick of added delay
-    # (services/loop_pacer.py, bench/README.md round eleven). 0: off.
+    # (services/loop_pacer.py, bench/README.md rounds eleven and twelve). 0: off.
     loop_tick_ms: float = Field(default=2.0, ge=0, le=10)
     # Several nodes (docs/deploy.md): this node's name (in /health; the host name, e.g. the pod name, unless
     # set), and the base URL other nodes reach it on directly, not through the load balancer.

@@ -18,11 +18,12 @@ tick the work overruns is not slept at all (counted in `voice_loop_tick_overruns
 node's signal). With no call live, the pacer stops and
 the loop sleeps in `epoll_wait` as usual, so an idle node stays idle. `LOOP_TICK_MS=0` turns it off.
 
-Work that is a chain of hops runs `with pacer.unpaced():` — a tool call (several database round trips,
-each a few task hand-offs inside pymongo: measured at 50 calls, the tick tripled a lookup's median,
-bench/README.md round twelve). While any such block is open the pacer stops, and the loop wakes on every
-event as it would without it; the last block to close starts it again. Tools are a few per cent of a
-call's time, so the saving on the frames stays.
+Work that is a chain of hops runs `with pacer.unpaced():` — a tool call and a stream's set-up (several
+database round trips, each a few task hand-offs inside pymongo: measured at 50 calls, the tick tripled a
+lookup's median and nearly tripled the greeting's, bench/README.md round twelve). While any such block
+is open the pacer stops, and the loop wakes on every event as it would without it; the last block to
+close starts it again. Tools and set-ups are a few per cent of a call's time, so the saving on the
+frames stays.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ a `CallControl` — never the session itself — so nothing outside a call mutat
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -80,5 +80,5 @@ class CallDependencies:
     tickets: TicketNotifier
     # The language on the customer's record, for the greeting (bounded, never raises; None if unknown).
     preferred_language: Callable[[str | None], Awaitable[str | None]]
-    # A block the event loop runs unpaced (services/loop_pacer.py): tool calls.
-    unpaced: Callable[[], AbstractContextManager[None]] = nullcontext
+    # A block the event loop runs unpaced (services/loop_pacer.py): a call's set-up, its tool calls.
+    unpaced: Callable[[], AbstractContextManager[None]]

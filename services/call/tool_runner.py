@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -60,7 +60,7 @@ class ToolRunner:
         touch_record: Callable[[], None],
         timer: TurnTimer,
         host: ToolHost,
-        unpaced: Callable[[], AbstractContextManager[None]] = nullcontext,
+        unpaced: Callable[[], AbstractContextManager[None]],
     ) -> None:
         """`unpaced`: the block a tool runs in, the event loop unpaced (services/loop_pacer.py)."""
         self._registry = registry
@@ -109,12 +109,9 @@ class ToolRunner:
         return tasks
 
     async def _run(self, response_id: str, call_id: str, name: str, arguments: str) -> None:
-        with self._unpaced():  # a tool is a chain of database round trips: no tick per hop
-            await self._run_unpaced(response_id, call_id, name, arguments)
-
-    async def _run_unpaced(self, response_id: str, call_id: str, name: str, arguments: str) -> None:
         session = self._session
-        result = await self._registry.execute(call_id, name, arguments, self._context, self._timeout_s)
+        with self._unpaced():  # a tool is a chain of database round trips: no tick per hop
+            result = await self._registry.execute(call_id, name, arguments, self._context, self._timeout_s)
         self._note(result)
         self._host.tool_finished(response_id, result)
         try:

@@ -74,12 +74,8 @@ class ProductRepository(Repository[Product]):
     async def warm_search_index(self) -> None:
         """Load the index now (at start-up), so the first product question of the first calls does not
         wait for it: at 50 calls that wait put the tool's p99 at ~0.3-0.6 s (bench/README.md, round
-        twelve). A failure is logged and counted; the first search then loads it."""
-        try:
-            await self._search_index()
-        except PyMongoError as error:
-            DB_ERRORS.labels(operation="product_search_index").inc()
-            log.warning("product_search_index_warm_failed", error=type(error).__name__)
+        twelve). A failure is logged and counted, as a background refresh's; the first search then loads it."""
+        await self._refresh_in_background()
 
     async def refreshed(self) -> None:
         """Wait for a background refresh in progress, if any (tests, shutdown)."""

@@ -12,11 +12,14 @@ class Commands(monitoring.CommandListener):
     """Every command started: its name, and the collection it names (None for commands without one)."""
 
     def __init__(self) -> None:
-        self.names: list[str] = []
         self.targets: list[tuple[str, str | None]] = []
 
+    @property
+    def names(self) -> list[str]:
+        """The names of every command sent, in order."""
+        return [name for name, _ in self.targets]
+
     def started(self, event: Any) -> None:
-        self.names.append(event.command_name)
         target = event.command.get(event.command_name)
         self.targets.append((event.command_name, target if isinstance(target, str) else None))
 
@@ -27,7 +30,6 @@ class Commands(monitoring.CommandListener):
         pass
 
     def clear(self) -> None:
-        self.names.clear()
         self.targets.clear()
 
     def on(self, collection: str) -> list[str]:

@@ -68,15 +68,15 @@ async def test_concurrent_retries_of_one_call_count_it_once(counters: CallCounte
 async def test_a_take_costs_a_few_round_trips_however_many_calls_came_before(
     counters: CallCounterRepository, commands: Commands
 ) -> None:
-    commands.names.clear()
+    commands.clear()
     assert await take(counters, "CA0", limit=10)
     assert commands.names == ["insert"]  # a first call: one insert
     for n in range(1, 6):
         assert await take(counters, f"CA{n}", limit=10)
-    commands.names.clear()
+    commands.clear()
     assert await take(counters, "CA6", limit=10)  # six calls before it
     assert commands.names == ["insert", "find", "insert"]
-    commands.names.clear()
+    commands.clear()
     assert await take(counters, "CA3", limit=10)  # a retry: found in the one read
     assert commands.names == ["insert", "find"]
 
@@ -84,6 +84,6 @@ async def test_a_take_costs_a_few_round_trips_however_many_calls_came_before(
 async def test_a_limit_of_zero_refuses_without_touching_the_database(
     counters: CallCounterRepository, commands: Commands
 ) -> None:
-    commands.names.clear()
+    commands.clear()
     assert not await take(counters, "CA1", limit=0)
     assert commands.names == []
